@@ -1,0 +1,41 @@
+//! `clubs`: the operator and audit tool of the Reciprocal Clubs platform.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod block;
+mod identity;
+
+/// Operator and audit tool for the Reciprocal Clubs ledger.
+#[derive(Debug, Parser)]
+#[command(name = "clubs", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and verify Fabric blocks (as `peer channel fetch` writes them).
+    #[command(subcommand)]
+    Block(block::BlockCommand),
+    /// Show Fabric identities (MSP folders).
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Block(command) => block::run(command),
+        Command::Identity(command) => identity::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("clubs: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
