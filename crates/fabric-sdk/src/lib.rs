@@ -3,6 +3,7 @@
 //! Fabric 2.5 / 3.x network writes them.
 
 pub mod block;
+pub mod gateway;
 pub mod identity;
 pub mod msp;
 pub mod signer;
