@@ -111,11 +111,16 @@ pub trait ChaincodeStub: Send {
     fn creator(&self) -> &ClientIdentity;
 
     /// The committed value of `key`, or `None` when the key does not exist.
-    fn get_state(&mut self, key: &str)
-    -> impl Future<Output = Result<Option<Vec<u8>>, StubError>> + Send;
+    fn get_state(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StubError>> + Send;
     /// Writes `value` at `key` (an empty value deletes the key, as on a peer).
-    fn put_state(&mut self, key: &str, value: Vec<u8>)
-    -> impl Future<Output = Result<(), StubError>> + Send;
+    fn put_state(
+        &mut self,
+        key: &str,
+        value: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StubError>> + Send;
     /// Deletes `key`.
     fn del_state(&mut self, key: &str) -> impl Future<Output = Result<(), StubError>> + Send;
     /// All keys in `[start, end)` (an empty `end` means unbounded), in key order.

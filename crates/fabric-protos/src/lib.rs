@@ -4,7 +4,12 @@
 //! Modules mirror the protobuf packages: `common`, `msp`, `protos` (peer), `orderer`, `gateway`, `rwset`,
 //! `kvrwset`, `queryresult`, and `google::rpc` for rich gRPC error details.
 
-#![allow(missing_docs, clippy::all, clippy::pedantic, missing_debug_implementations)]
+#![allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations
+)]
 
 /// Envelopes, headers, blocks, policies and channel configuration (`common`).
 pub mod common {
