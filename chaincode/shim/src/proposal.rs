@@ -1,0 +1,87 @@
+//! What a transaction can learn from the signed proposal the peer forwards with it: the transaction
+//! timestamp (the client's clock, the same on every endorser), the creator and its certificate facts, and
+//! the transient data.
+
+use std::collections::BTreeMap;
+
+use fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
+use fabric_protos::msp::SerializedIdentity;
+use fabric_protos::protos::{ChaincodeProposalPayload, Proposal, SignedProposal};
+use prost::Message;
+
+use crate::stub::ClientIdentity;
+
+/// The parts of a signed proposal a transaction uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalContext {
+    /// The channel header's timestamp.
+    pub timestamp: prost_types::Timestamp,
+    /// The creator.
+    pub creator: ClientIdentity,
+    /// Transient data.
+    pub transient: BTreeMap<String, Vec<u8>>,
+    /// The transaction id from the channel header.
+    pub tx_id: String,
+    /// The channel from the channel header.
+    pub channel_id: String,
+}
+
+/// Why a signed proposal could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed signed proposal: {0}")]
+pub struct ProposalError(pub String);
+
+/// Decodes a signed proposal: Proposal → Header → ChannelHeader and SignatureHeader (creator) →
+/// ChaincodeProposalPayload (transient map). Never panics on garbage.
+pub fn decode_signed_proposal(signed: &SignedProposal) -> Result<ProposalContext, ProposalError> {
+    let error = |what: &str, e: prost::DecodeError| ProposalError(format!("{what}: {e}"));
+    let proposal =
+        Proposal::decode(signed.proposal_bytes.as_slice()).map_err(|e| error("Proposal", e))?;
+    let header = Header::decode(proposal.header.as_slice()).map_err(|e| error("Header", e))?;
+    let channel_header = ChannelHeader::decode(header.channel_header.as_slice())
+        .map_err(|e| error("ChannelHeader", e))?;
+    if channel_header.r#type != HeaderType::EndorserTransaction as i32
+        && channel_header.r#type != HeaderType::Config as i32
+    {
+        return Err(ProposalError(format!(
+            "invalid channel header type {}",
+            channel_header.r#type
+        )));
+    }
+    let signature_header = SignatureHeader::decode(header.signature_header.as_slice())
+        .map_err(|e| error("SignatureHeader", e))?;
+    let creator = SerializedIdentity::decode(signature_header.creator.as_slice())
+        .map_err(|e| error("creator SerializedIdentity", e))?;
+    let payload = ChaincodeProposalPayload::decode(proposal.payload.as_slice())
+        .map_err(|e| error("ChaincodeProposalPayload", e))?;
+    Ok(ProposalContext {
+        timestamp: channel_header.timestamp.unwrap_or_default(),
+        creator: client_identity(creator),
+        transient: payload.transient_map.into_iter().collect(),
+        tx_id: channel_header.tx_id,
+        channel_id: channel_header.channel_id,
+    })
+}
+
+/// The client identity of a creator; certificate facts are left empty when the PEM does not parse (the
+/// peer has already validated the creator, so this only happens with foreign test input).
+pub fn client_identity(creator: SerializedIdentity) -> ClientIdentity {
+    let certificate = fabric_sdk::identity::CertificateInfo::from_pem(&creator.id_bytes).ok();
+    ClientIdentity {
+        msp_id: creator.mspid,
+        subject: certificate
+            .as_ref()
+            .map(|c| c.subject.clone())
+            .unwrap_or_default(),
+        issuer: certificate
+            .as_ref()
+            .map(|c| c.issuer.clone())
+            .unwrap_or_default(),
+        organizational_units: certificate
+            .as_ref()
+            .map(|c| c.organizational_units.clone())
+            .unwrap_or_default(),
+        attributes: certificate.map(|c| c.attributes).unwrap_or_default(),
+        cert_pem: creator.id_bytes,
+    }
+}

@@ -1,0 +1,278 @@
+//! The chaincode-as-a-service server: `protos.Chaincode/Connect` on `CHAINCODE_SERVER_ADDRESS`, with
+//! optional TLS and mutual TLS (ALPN h2, as Fabric's gRPC client requires), message limits large enough for
+//! real payloads, keepalive compatible with the peer's 60 s pings, and a graceful drain on shutdown.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fabric_protos::protos::ChaincodeMessage;
+use fabric_protos::protos::chaincode_server::{Chaincode as ChaincodeService, ChaincodeServer};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::Stream;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::chaincode::Chaincode;
+use crate::handler::handle_stream;
+
+/// Largest message accepted or sent (Fabric's peers allow 100 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
+/// How long in-flight transactions may take to finish after a shutdown signal.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(30);
+
+/// The environment the server reads, with defaults.
+pub const ENV_HELP: &str = "\
+Environment:
+  CHAINCODE_SERVER_ADDRESS      address to listen on                  [default: 0.0.0.0:7052]
+  CHAINCODE_ID                  package id installed on the peer (label:hash); required
+  CORE_CHAINCODE_ID_NAME        accepted instead of CHAINCODE_ID
+  CHAINCODE_TLS_DISABLED        serve plaintext when true             [default: true]
+  CHAINCODE_TLS_CERT            server certificate file (PEM)
+  CHAINCODE_TLS_CERT_PEM        server certificate as PEM text
+  CHAINCODE_TLS_KEY             server private key file (PEM)
+  CHAINCODE_TLS_KEY_PEM         server private key as PEM text
+  CHAINCODE_CLIENT_CA_CERT      CA file for client certificates: enables mutual TLS
+  CHAINCODE_CLIENT_CA_CERT_PEM  the same as PEM text
+  RUST_LOG                      log filter                            [default: info]";
+
+/// TLS settings of the server.
+#[derive(Clone)]
+pub struct TlsSettings {
+    /// Server certificate (PEM).
+    pub cert_pem: Vec<u8>,
+    /// Server private key (PEM).
+    pub key_pem: Vec<u8>,
+    /// CA for client certificates; set for mutual TLS.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("mutual", &self.client_ca_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Listen address.
+    pub address: SocketAddr,
+    /// The package id sent in REGISTER.
+    pub chaincode_id: String,
+    /// TLS, when enabled.
+    pub tls: Option<TlsSettings>,
+}
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Binding the address failed.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TLS could not be configured.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+fn env(name: &'static str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// A PEM from `file_variable` (a path) or `pem_variable` (the text itself).
+fn pem_from_env(
+    file_variable: &'static str,
+    pem_variable: &'static str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    if let Some(pem) = env(pem_variable) {
+        return Ok(Some(pem.into_bytes()));
+    }
+    match env(file_variable) {
+        Some(path) => std::fs::read(&path).map(Some).map_err(|error| ConfigError {
+            variable: file_variable,
+            problem: format!("cannot read {path}: {error}"),
+        }),
+        None => Ok(None),
+    }
+}
+
+impl ServerConfig {
+    /// Reads the configuration from the environment (see [`ENV_HELP`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let address_text =
+            env("CHAINCODE_SERVER_ADDRESS").unwrap_or_else(|| "0.0.0.0:7052".to_owned());
+        let address = address_text.parse().map_err(|error| ConfigError {
+            variable: "CHAINCODE_SERVER_ADDRESS",
+            problem: format!("{address_text:?} is not a socket address: {error}"),
+        })?;
+        let chaincode_id = env("CHAINCODE_ID")
+            .or_else(|| env("CORE_CHAINCODE_ID_NAME"))
+            .ok_or(ConfigError {
+                variable: "CHAINCODE_ID",
+                problem: "required: the package id the peer installed (label:hash), or CORE_CHAINCODE_ID_NAME"
+                    .to_owned(),
+            })?;
+        let disabled = match env("CHAINCODE_TLS_DISABLED")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+        {
+            None => true,
+            Some(value) if value == "true" || value == "1" => true,
+            Some(value) if value == "false" || value == "0" => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    variable: "CHAINCODE_TLS_DISABLED",
+                    problem: format!("{other:?} is not true or false"),
+                });
+            }
+        };
+        let tls = if disabled {
+            None
+        } else {
+            let cert_pem = pem_from_env("CHAINCODE_TLS_CERT", "CHAINCODE_TLS_CERT_PEM")?.ok_or(
+                ConfigError {
+                    variable: "CHAINCODE_TLS_CERT",
+                    problem:
+                        "required when CHAINCODE_TLS_DISABLED=false (or CHAINCODE_TLS_CERT_PEM)"
+                            .to_owned(),
+                },
+            )?;
+            let key_pem =
+                pem_from_env("CHAINCODE_TLS_KEY", "CHAINCODE_TLS_KEY_PEM")?.ok_or(ConfigError {
+                    variable: "CHAINCODE_TLS_KEY",
+                    problem:
+                        "required when CHAINCODE_TLS_DISABLED=false (or CHAINCODE_TLS_KEY_PEM)"
+                            .to_owned(),
+                })?;
+            let client_ca_pem =
+                pem_from_env("CHAINCODE_CLIENT_CA_CERT", "CHAINCODE_CLIENT_CA_CERT_PEM")?;
+            Some(TlsSettings {
+                cert_pem,
+                key_pem,
+                client_ca_pem,
+            })
+        };
+        Ok(Self {
+            address,
+            chaincode_id,
+            tls,
+        })
+    }
+}
+
+struct ConnectService<C> {
+    chaincode: Arc<C>,
+    chaincode_id: String,
+    shutdown: watch::Receiver<bool>,
+}
+
+type MessageStream = Pin<Box<dyn Stream<Item = Result<ChaincodeMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<C: Chaincode> ChaincodeService for ConnectService<C> {
+    type ConnectStream = MessageStream;
+
+    async fn connect(
+        &self,
+        request: Request<Streaming<ChaincodeMessage>>,
+    ) -> Result<Response<MessageStream>, Status> {
+        let inbound = request.into_inner();
+        let (outbound, receiver) = mpsc::channel::<ChaincodeMessage>(256);
+        tokio::spawn(handle_stream(
+            Arc::clone(&self.chaincode),
+            self.chaincode_id.clone(),
+            inbound,
+            outbound,
+            self.shutdown.clone(),
+        ));
+        let stream =
+            tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(receiver), Ok);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// Binds `config.address` and serves until `shutdown` completes.
+pub async fn serve<C: Chaincode>(
+    config: ServerConfig,
+    chaincode: C,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let listener = TcpListener::bind(config.address)
+        .await
+        .map_err(|source| ServerError::Bind {
+            address: config.address,
+            source,
+        })?;
+    serve_with_listener(listener, config, chaincode, shutdown).await
+}
+
+/// Serves on an already-bound listener (tests bind port 0) until `shutdown` completes, then lets the
+/// transactions in flight finish (at most [`DRAIN_GRACE`]) before closing the streams.
+pub async fn serve_with_listener<C: Chaincode>(
+    listener: TcpListener,
+    config: ServerConfig,
+    chaincode: C,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (drain, draining) = watch::channel(false);
+    let service = ConnectService {
+        chaincode: Arc::new(chaincode),
+        chaincode_id: config.chaincode_id.clone(),
+        shutdown: draining,
+    };
+    let mut builder = Server::builder()
+        .tcp_nodelay(true)
+        // The peer pings every 60 s; answer pings and keep idle connections, never GOAWAY them.
+        .http2_keepalive_interval(Some(Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+    if let Some(tls) = &config.tls {
+        let mut tls_config =
+            ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+        if let Some(ca) = &tls.client_ca_pem {
+            tls_config = tls_config.client_ca_root(Certificate::from_pem(ca));
+        }
+        builder = builder
+            .tls_config(tls_config)
+            .map_err(|error| ServerError::Tls(error.to_string()))?;
+    }
+    let server = ChaincodeServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let stop = async move {
+        shutdown.await;
+        tracing::info!("Shutting down: draining transactions in flight");
+        let _ = drain.send(true);
+        // Streams close once their transactions are done; do not wait forever for a stuck one.
+        tokio::time::sleep(DRAIN_GRACE).await;
+    };
+    let served = builder
+        .add_service(server)
+        .serve_with_incoming_shutdown(incoming, stop);
+    served.await?;
+    Ok(())
+}
