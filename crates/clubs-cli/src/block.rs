@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use fabric_protos::common::Block;
 use fabric_sdk::block::{
-    DecodedBlock, decode_block, read_block_file, verify_chain, verify_orderer_signatures,
+    DecodedBlock, decode_block, read_blocks, verify_chain, verify_orderer_signatures,
 };
 
 /// Block commands.
@@ -16,7 +16,8 @@ pub enum BlockCommand {
     /// Print each block: hashes, and per transaction its id, type, creator, chaincode call, validation
     /// code, writes and event.
     Inspect {
-        /// Block files.
+        /// Block files: single blocks as `peer channel fetch` writes them, or ledger block files
+        /// (`blockfile_000000`).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print JSON (an array of blocks) instead of text.
@@ -26,7 +27,7 @@ pub enum BlockCommand {
     /// Check each block's data hash and that each block's previous hash is the header hash of the block
     /// before it. Exits 0 when all hold, 1 naming the first broken block otherwise.
     Verify {
-        /// Block files (any order: they are sorted by block number).
+        /// Block files, single blocks or ledger block files (any order: blocks are sorted by number).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Also verify each block's orderer signatures against the orderer organisation's CA in the
@@ -47,11 +48,15 @@ pub fn run(command: BlockCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Every block of every file (a file holds one fetched block, or a whole Fabric block file).
 fn read_all(files: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Block)>> {
-    files
-        .iter()
-        .map(|path| Ok((path.clone(), read_block_file(path)?)))
-        .collect()
+    let mut blocks = Vec::new();
+    for path in files {
+        for block in read_blocks(path)? {
+            blocks.push((path.clone(), block));
+        }
+    }
+    Ok(blocks)
 }
 
 fn inspect(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {

@@ -69,6 +69,55 @@ pub fn read_block_file(path: &Path) -> Result<Block, BlockError> {
     Ok(block)
 }
 
+/// Reads every block of a file: either one serialized block (`peer channel fetch` output) or a Fabric
+/// block file (`blockfile_NNNNNN` in a peer's ledger, and the dev ledger's), where each block is preceded
+/// by its length as a protobuf varint. A torn final record of a block file is an error naming its offset.
+pub fn read_blocks(path: &Path) -> Result<Vec<Block>, BlockError> {
+    let bytes = std::fs::read(path).map_err(|source| BlockError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let is_block_file = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with("blockfile"));
+    if !is_block_file
+        && let Ok(block) = Block::decode(bytes.as_slice())
+        && block.header.is_some()
+    {
+        return Ok(vec![block]);
+    }
+    let mut blocks = Vec::new();
+    let mut rest = bytes.as_slice();
+    while !rest.is_empty() {
+        let offset = bytes.len() - rest.len();
+        let not_a_block = |reason: String| BlockError::NotABlock {
+            path: path.to_path_buf(),
+            reason: format!("record at offset {offset}: {reason}"),
+        };
+        let length =
+            prost::encoding::decode_varint(&mut rest).map_err(|e| not_a_block(e.to_string()))?;
+        let length = usize::try_from(length)
+            .ok()
+            .filter(|length| *length <= rest.len())
+            .ok_or_else(|| not_a_block(format!("length {length} runs past the end of the file")))?;
+        let (record, tail) = rest.split_at(length);
+        let block = Block::decode(record).map_err(|e| not_a_block(e.to_string()))?;
+        if block.header.is_none() {
+            return Err(not_a_block("no block header".to_owned()));
+        }
+        blocks.push(block);
+        rest = tail;
+    }
+    if blocks.is_empty() {
+        return Err(BlockError::NotABlock {
+            path: path.to_path_buf(),
+            reason: "empty file".to_owned(),
+        });
+    }
+    Ok(blocks)
+}
+
 /// What a verified chain looks like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainReport {
