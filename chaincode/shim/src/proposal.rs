@@ -2,7 +2,7 @@
 //! timestamp (the client's clock, the same on every endorser), the creator and its certificate facts, and
 //! the transient data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use fabric_protos::common::{ChannelHeader, Header, HeaderType, SignatureHeader};
 use fabric_protos::msp::SerializedIdentity;
@@ -66,6 +66,28 @@ pub fn decode_signed_proposal(signed: &SignedProposal) -> Result<ProposalContext
 /// The client identity of a creator; certificate facts are left empty when the PEM does not parse (the
 /// peer has already validated the creator, so this only happens with foreign test input).
 pub fn client_identity(creator: SerializedIdentity) -> ClientIdentity {
+    // Clients send the same certificate with every proposal: parse each one once.
+    static CACHE: std::sync::Mutex<Option<HashMap<Vec<u8>, ClientIdentity>>> =
+        std::sync::Mutex::new(None);
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(identity) = cache
+        .get(&creator.id_bytes)
+        .filter(|identity| identity.msp_id == creator.mspid)
+    {
+        return identity.clone();
+    }
+    if cache.len() >= 10_000 {
+        cache.clear();
+    }
+    let identity = parse_client_identity(creator);
+    cache.insert(identity.cert_pem.clone(), identity.clone());
+    identity
+}
+
+fn parse_client_identity(creator: SerializedIdentity) -> ClientIdentity {
     let certificate = fabric_sdk::identity::CertificateInfo::from_pem(&creator.id_bytes).ok();
     ClientIdentity {
         msp_id: creator.mspid,

@@ -262,7 +262,8 @@ pub async fn serve_with_listener<C: Chaincode>(
     let server = ChaincodeServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Our own listener bypasses the builder's TCP settings: set TCP_NODELAY on accepted sockets here.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let stop = async move {
         shutdown.await;
         tracing::info!("Shutting down: draining transactions in flight");

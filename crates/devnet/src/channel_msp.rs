@@ -2,7 +2,7 @@
 //! which NodeOU role, checked the way Fabric's MSP does (certificate issued by the org's CA, not expired,
 //! exactly one NodeOU role) and cached by serialized identity so a hot path verifies each creator once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -73,6 +73,20 @@ struct OrgMsp {
 /// Upper bound on cached identities; the cache is cleared when it is reached.
 const CACHE_LIMIT: usize = 10_000;
 
+/// Upper bound on remembered signatures.
+const SIGNATURE_CACHE_LIMIT: usize = 200_000;
+
+fn signature_digest(public_key: &[u8], message: &[u8], signature: &[u8]) -> [u8; 32] {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in [public_key, message, signature] {
+        context.update(&(part.len() as u64).to_be_bytes());
+        context.update(part);
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(context.finish().as_ref());
+    digest
+}
+
 /// Validation results by serialized identity.
 type IdentityCache = HashMap<Vec<u8>, Result<Arc<ValidIdentity>, String>>;
 
@@ -82,6 +96,9 @@ pub struct ChannelMsps {
     application: OrgMsp,
     orderer: OrgMsp,
     cache: Mutex<IdentityCache>,
+    /// Digests of (public key, message, signature) already verified: an envelope checked at Submit, or an
+    /// endorsement this peer made, is not verified again at commit.
+    verified: Mutex<HashSet<[u8; 32]>>,
 }
 
 impl ChannelMsps {
@@ -102,7 +119,44 @@ impl ChannelMsps {
                 folder: MspFolder::load(orderer_dir, orderer_msp_id)?,
             },
             cache: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Whether `signature` is `identity`'s valid signature over `message`, remembering the answer.
+    pub fn verify_signature(
+        &self,
+        identity: &ValidIdentity,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let digest = signature_digest(&identity.public_key, message, signature);
+        if self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&digest)
+        {
+            return true;
+        }
+        let valid = identity.verify(message, signature);
+        if valid {
+            self.remember(digest);
+        }
+        valid
+    }
+
+    /// Records a signature known to be valid (one this peer just made).
+    pub fn remember_signature(&self, identity: &ValidIdentity, message: &[u8], signature: &[u8]) {
+        self.remember(signature_digest(&identity.public_key, message, signature));
+    }
+
+    fn remember(&self, digest: [u8; 32]) {
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= SIGNATURE_CACHE_LIMIT {
+            verified.clear();
+        }
+        verified.insert(digest);
     }
 
     /// The application org's MSP id.

@@ -54,7 +54,7 @@ enum Command {
         #[arg(long, env = "DEVNET_BATCH_SIZE", default_value_t = 500)]
         batch_size: usize,
         /// Longest wait before a block is cut, in milliseconds.
-        #[arg(long, env = "DEVNET_BATCH_TIMEOUT_MS", default_value_t = 20)]
+        #[arg(long, env = "DEVNET_BATCH_TIMEOUT_MS", default_value_t = 10)]
         batch_timeout_ms: u64,
         /// Serve TLS with the peer's certificate (organizations/.../peers/peer0.*/tls).
         #[arg(long, env = "DEVNET_TLS")]

@@ -165,7 +165,7 @@ pub struct DevnetConfig {
 
 impl DevnetConfig {
     /// The defaults of the design: 127.0.0.1:7051, chaincode at 127.0.0.1:7052 with id `reciprocal:dev`,
-    /// blocks of at most 500 transactions cut after at most 20 ms, plaintext.
+    /// blocks of at most 500 transactions cut after at most 10 ms, plaintext.
     pub fn new(dir: PathBuf) -> Self {
         Self {
             dir,
@@ -173,7 +173,7 @@ impl DevnetConfig {
             chaincode: ChaincodeLinkConfig::default(),
             batch: BatchConfig {
                 max_transactions: 500,
-                timeout: Duration::from_millis(20),
+                timeout: Duration::from_millis(10),
             },
             tls: false,
         }
@@ -390,7 +390,8 @@ pub async fn start(
             .max_encoding_message_size(max),
         );
     let (shutdown_sender, shutdown) = oneshot::channel::<()>();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Our own listener bypasses the builder's TCP settings: set TCP_NODELAY on accepted sockets here.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async move {
         let _ = shutdown.await;
         // End Deliver and event streams and commit-status waits, so connections can close.

@@ -54,14 +54,24 @@ pub async fn run(
     let mut previous_hash = previous_header_hash(&ledger)?;
     while let Some(first) = envelopes.recv().await {
         let mut batch = vec![first];
-        let deadline = Instant::now() + config.timeout;
+        // Envelopes that queued while the previous block was committing form the next block at once;
+        // only a lone envelope after an idle spell waits (up to the timeout) for company.
         while batch.len() < config.max_transactions {
-            tokio::select! {
-                next = envelopes.recv() => match next {
-                    Some(envelope) => batch.push(envelope),
-                    None => break,
-                },
-                () = tokio::time::sleep_until(deadline) => break,
+            match envelopes.try_recv() {
+                Ok(envelope) => batch.push(envelope),
+                Err(_) => break,
+            }
+        }
+        if batch.len() == 1 {
+            let deadline = Instant::now() + config.timeout;
+            while batch.len() < config.max_transactions {
+                tokio::select! {
+                    next = envelopes.recv() => match next {
+                        Some(envelope) => batch.push(envelope),
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
             }
         }
         let ledger = Arc::clone(&ledger);

@@ -68,7 +68,10 @@ impl Peer {
             .map_err(|reason| {
                 format!("implicit policy evaluation failed - the creator is not a writer: {reason}")
             })?;
-        if creator.verify(&envelope.payload, &envelope.signature) {
+        if self
+            .msps
+            .verify_signature(&creator, &envelope.payload, &envelope.signature)
+        {
             Ok(())
         } else {
             Err(

@@ -132,7 +132,7 @@ fn check(
     let creator = msps
         .validate(&signature_header.creator, &[Role::Client, Role::Admin])
         .map_err(|_| Code::BadCreatorSignature)?;
-    if !creator.verify(&envelope.payload, &envelope.signature) {
+    if !msps.verify_signature(&creator, &envelope.payload, &envelope.signature) {
         return Err(Code::BadCreatorSignature);
     }
     let expected_tx_id =
@@ -185,7 +185,7 @@ fn check(
                 let mut signed = endorsed.proposal_response_payload.clone();
                 signed.extend_from_slice(&endorsement.endorser);
                 endorser.msp_id() == msps.application_msp_id()
-                    && endorser.verify(&signed, &endorsement.signature)
+                    && msps.verify_signature(&endorser, &signed, &endorsement.signature)
             })
     });
     if !endorsed_by_org {
