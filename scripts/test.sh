@@ -54,3 +54,6 @@ shellcheck scripts/*.sh .ci/run
 
 log "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+
+log "interoperability: Hyperledger's Node gateway client against devnet"
+scripts/interop-node-gateway.sh
