@@ -1,13 +1,16 @@
-//! `clubs block inspect|verify`: read blocks as `peer channel fetch` writes them, show what each
-//! transaction did, and check the hash chain (and, optionally, the orderer signatures).
+//! `clubs block inspect|verify`: read blocks as `peer channel fetch` (or a peer's ledger) writes them, show
+//! what each transaction did, and check the hash chain and, optionally, the orderer signatures, so that an
+//! auditor can check the ledger without trusting the peer that served it.
 
-use std::path::{Path, PathBuf};
+use std::borrow::Cow;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use fabric_protos::common::Block;
 use fabric_sdk::block::{
-    DecodedBlock, decode_block, read_blocks, verify_chain, verify_orderer_signatures,
+    ChainError, ConfigSummary, DecodedBlock, DecodedTransaction, block_header_hash, decode_block,
+    decode_config_block, read_blocks, verify_chain, verify_orderer_signatures,
 };
 
 /// Block commands.
@@ -20,18 +23,18 @@ pub enum BlockCommand {
         /// (`blockfile_000000`).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Print JSON (an array of blocks) instead of text.
+        /// Print JSON (one array of blocks) instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Check each block's data hash and that each block's previous hash is the header hash of the block
     /// before it. Exits 0 when all hold, 1 naming the first broken block otherwise.
     Verify {
-        /// Block files, single blocks or ledger block files (any order: blocks are sorted by number).
+        /// Block files, single blocks or ledger block files, in any order: blocks are sorted by number.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Also verify each block's orderer signatures against the orderer organisation's CA in the
-        /// config block (block 0) found among the files.
+        /// Also verify each block's orderer signatures against the orderer organisations' CAs of the
+        /// channel configuration in force, which needs the config block (block 0) among the files.
         #[arg(long)]
         orderer_signatures: bool,
     },
@@ -48,12 +51,27 @@ pub fn run(command: BlockCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Every block of every file (a file holds one fetched block, or a whole Fabric block file).
-fn read_all(files: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Block)>> {
+/// A block and the file it came from.
+struct Located {
+    path: PathBuf,
+    block: Block,
+}
+
+impl Located {
+    fn number(&self) -> u64 {
+        number_of(&self.block)
+    }
+}
+
+/// Every block of every file (a file holds one fetched block, or a whole ledger block file).
+fn read_all(files: &[PathBuf]) -> anyhow::Result<Vec<Located>> {
     let mut blocks = Vec::new();
     for path in files {
         for block in read_blocks(path)? {
-            blocks.push((path.clone(), block));
+            blocks.push(Located {
+                path: path.clone(),
+                block,
+            });
         }
     }
     Ok(blocks)
@@ -61,8 +79,10 @@ fn read_all(files: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Block)>> {
 
 fn inspect(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let mut decoded = Vec::new();
-    for (path, block) in read_all(files)? {
-        decoded.push(decode_block(&block).with_context(|| format!("{}", path.display()))?);
+    for located in read_all(files)? {
+        decoded.push(
+            decode_block(&located.block).with_context(|| located.path.display().to_string())?,
+        );
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&decoded)?);
@@ -72,6 +92,26 @@ fn inspect(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Text from a block, with control characters escaped: what a transaction carries must not be able to
+/// drive the terminal, and composite keys show their U+0000 separators as `\0`.
+fn shown(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_debug().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 fn print_block(block: &DecodedBlock) {
@@ -87,133 +127,176 @@ fn print_block(block: &DecodedBlock) {
             "  (DOES NOT MATCH THE DATA)"
         }
     );
+    if let Some(last_config) = block.last_config {
+        println!("  last config   {last_config}");
+    }
     for signer in &block.signers {
-        println!(
-            "  signed by     {} {}",
-            signer.msp_id,
-            signer.subject.as_deref().unwrap_or_default()
-        );
+        match signer.consenter_id {
+            Some(id) => println!("  signed by     BFT consenter {id}"),
+            None => println!(
+                "  signed by     {} {}",
+                shown(&signer.msp_id),
+                shown(signer.subject.as_deref().unwrap_or_default())
+            ),
+        }
     }
     for tx in &block.transactions {
-        println!("  tx {} {}", tx.index, tx.tx_id);
+        print_transaction(tx);
+    }
+}
+
+fn print_transaction(tx: &DecodedTransaction) {
+    println!("  tx {} {}", tx.index, shown(&tx.tx_id));
+    println!(
+        "    type {}  channel {}  time {}  validation {}",
+        tx.header_type,
+        shown(&tx.channel_id),
+        tx.timestamp.as_deref().unwrap_or("-"),
+        tx.validation
+    );
+    if !tx.creator_msp_id.is_empty() {
         println!(
-            "    type {}  channel {}  time {}  validation {}",
-            tx.header_type,
-            tx.channel_id,
-            tx.timestamp.as_deref().unwrap_or("-"),
-            tx.validation
+            "    creator {} {}",
+            shown(&tx.creator_msp_id),
+            shown(tx.creator_subject.as_deref().unwrap_or_default())
         );
-        if !tx.creator_msp_id.is_empty() {
-            println!(
-                "    creator {} {}",
-                tx.creator_msp_id,
-                tx.creator_subject.as_deref().unwrap_or_default()
-            );
-        }
-        if let Some(call) = &tx.chaincode {
-            let args: Vec<String> = call.args.iter().map(ToString::to_string).collect();
-            println!(
-                "    chaincode {} {}  function {}  args [{}]",
-                call.name,
-                call.version,
-                call.function
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                args.join(", ")
-            );
-            println!(
-                "    response {} {}  endorsed by {}",
-                call.response_status,
-                call.response_message,
-                call.endorsers.join(", ")
-            );
-            for namespace in &call.namespaces {
-                for write in &namespace.writes {
-                    println!(
-                        "    write {}/{}  {}",
-                        namespace.namespace,
-                        write.key,
-                        if write.is_delete {
-                            "DELETE".to_owned()
-                        } else {
-                            format!("{} bytes", write.value_size)
-                        }
-                    );
-                }
-            }
-            if let Some(event) = &call.event {
-                println!("    event {} ({} bytes)", event.name, event.payload_size);
-            }
-        }
-        if let Some(config) = &tx.config {
-            println!("    config sequence {}", config.sequence);
-            for org in &config.organizations {
+    }
+    for call in tx.chaincode.iter().chain(&tx.extra_actions) {
+        let args: Vec<String> = call.args.iter().map(ToString::to_string).collect();
+        println!(
+            "    chaincode {} {}  function {}  args [{}]",
+            shown(&call.name),
+            shown(&call.version),
+            call.function
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "-".to_owned()),
+            args.join(", ")
+        );
+        let endorsers: Vec<Cow<'_, str>> = call.endorsers.iter().map(|e| shown(e)).collect();
+        let message = if call.response_message.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", shown(&call.response_message))
+        };
+        println!(
+            "    response {}{message}  endorsed by {}",
+            call.response_status,
+            endorsers.join(", ")
+        );
+        for namespace in &call.namespaces {
+            for write in &namespace.writes {
                 println!(
-                    "    org {} {} ({} root certificates)",
-                    org.group, org.msp_id, org.root_cert_count
+                    "    write {}/{}  {}",
+                    shown(&namespace.namespace),
+                    shown(&write.key),
+                    if write.is_delete {
+                        "DELETE".to_owned()
+                    } else {
+                        format!("{} bytes", write.value_size)
+                    }
                 );
             }
         }
+        if let Some(event) = &call.event {
+            println!(
+                "    event {} ({} bytes)",
+                shown(&event.name),
+                event.payload_size
+            );
+        }
+    }
+    if let Some(config) = &tx.config {
+        print_config(config);
+    }
+}
+
+fn print_config(config: &ConfigSummary) {
+    let consenters: Vec<String> = config
+        .consenters
+        .iter()
+        .map(|consenter| format!("{}:{}", shown(&consenter.host), consenter.port))
+        .collect();
+    println!(
+        "    config sequence {}  consensus {}  consenters {}",
+        config.sequence,
+        shown(config.consensus_type.as_deref().unwrap_or("-")),
+        consenters.join(", ")
+    );
+    let capabilities: Vec<String> = config
+        .capabilities
+        .iter()
+        .map(|(level, names)| format!("{level} {}", shown(&names.join(" "))))
+        .collect();
+    println!("    capabilities {}", capabilities.join("; "));
+    for org in &config.organizations {
+        let addresses = if org.group == "Orderer" {
+            &org.endpoints
+        } else {
+            &org.anchor_peers
+        };
+        let addresses: Vec<Cow<'_, str>> = addresses.iter().map(|a| shown(a)).collect();
+        println!(
+            "    org {} {}  CA certificates {}  TLS CA certificates {}  {} {}",
+            org.group,
+            shown(&org.msp_id),
+            org.root_certs.len() + org.intermediate_certs.len(),
+            org.tls_root_certs.len(),
+            if org.group == "Orderer" {
+                "endpoints"
+            } else {
+                "anchor peers"
+            },
+            if addresses.is_empty() {
+                "-".to_owned()
+            } else {
+                addresses.join(", ")
+            }
+        );
     }
 }
 
 fn verify(files: &[PathBuf], orderer_signatures: bool) -> anyhow::Result<ExitCode> {
-    let mut blocks = read_all(files)?;
-    blocks.sort_by_key(|(_, block)| block.header.as_ref().map_or(0, |header| header.number));
-    let chain: Vec<Block> = blocks.iter().map(|(_, block)| block.clone()).collect();
-    let report = match verify_chain(&chain) {
+    let mut located = read_all(files)?;
+    // Stable, so that a block given twice is reported as such rather than silently dropped.
+    located.sort_by_key(Located::number);
+    let (paths, chain): (Vec<PathBuf>, Vec<Block>) = located
+        .into_iter()
+        .map(|located| (located.path, located.block))
+        .unzip();
+    let verified = verify_chain(&chain);
+    let broken_at = verified.as_ref().err().and_then(ChainError::block);
+    for (path, block) in paths.iter().zip(&chain) {
+        let header = block.header.clone().unwrap_or_default();
+        if broken_at == Some(header.number) {
+            break;
+        }
+        println!(
+            "block {:>6}  {}  {}",
+            header.number,
+            hex::encode(block_header_hash(&header)),
+            path.display()
+        );
+    }
+    let report = match verified {
         Ok(report) => report,
         Err(error) => {
-            let file = error
-                .block()
-                .and_then(|number| file_of(&blocks, number))
-                .map(|path| format!(" ({})", path.display()))
+            let file = broken_at
+                .and_then(|number| chain.iter().position(|block| number_of(block) == number))
+                .map(|index| format!(" ({})", paths[index].display()))
                 .unwrap_or_default();
             eprintln!("FAILED: {error}{file}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    for (path, block) in &blocks {
-        let header = block.header.clone().unwrap_or_default();
-        println!(
-            "block {:>6}  {}  {}",
-            header.number,
-            hex::encode(fabric_sdk::block::block_header_hash(&header)),
-            path.display()
-        );
-    }
     if orderer_signatures {
-        let config_block = chain
-            .iter()
-            .find(|block| {
-                block
-                    .header
-                    .as_ref()
-                    .is_some_and(|header| header.number == 0)
-            })
-            .context("--orderer-signatures needs the config block (block 0) among the files")?;
-        let config = decode_block(config_block)?
-            .transactions
-            .into_iter()
-            .find_map(|tx| tx.config)
-            .context("block 0 holds no channel configuration")?;
-        let roots: Vec<Vec<u8>> = config
-            .organizations
-            .iter()
-            .filter(|org| org.group == "Orderer")
-            .flat_map(|org| org.root_certs.clone())
-            .collect();
-        for block in chain
-            .iter()
-            .filter(|block| block.header.as_ref().is_some_and(|h| h.number > 0))
-        {
-            if let Err(error) = verify_orderer_signatures(block, &roots) {
-                eprintln!("FAILED: {error}");
+        match verify_signatures(&paths, &chain)? {
+            Ok(count) => println!("orderer signatures verified on {count} blocks"),
+            Err(failure) => {
+                eprintln!("FAILED: {failure}");
                 return Ok(ExitCode::FAILURE);
             }
         }
-        println!("orderer signatures verified on {} blocks", chain.len() - 1);
     }
     println!(
         "OK: {} blocks, tip {} {}",
@@ -224,14 +307,51 @@ fn verify(files: &[PathBuf], orderer_signatures: bool) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-fn file_of(blocks: &[(PathBuf, Block)], number: u64) -> Option<&Path> {
-    blocks
-        .iter()
-        .find(|(_, block)| {
-            block
-                .header
-                .as_ref()
-                .is_some_and(|header| header.number == number)
-        })
-        .map(|(path, _)| path.as_path())
+fn number_of(block: &Block) -> u64 {
+    block.header.as_ref().map_or(0, |header| header.number)
+}
+
+/// Verifies the orderer signature of every block but the genesis block against the orderer CAs of the
+/// configuration in force before it (a config block is itself signed under the configuration it
+/// replaces). The outer error is a usage problem; the inner one a block that fails verification.
+fn verify_signatures(paths: &[PathBuf], chain: &[Block]) -> anyhow::Result<Result<usize, String>> {
+    let mut roots: Option<Vec<Vec<u8>>> = None;
+    let mut count = 0;
+    for (path, block) in paths.iter().zip(chain) {
+        if number_of(block) > 0 {
+            let Some(roots) = &roots else {
+                anyhow::bail!(
+                    "--orderer-signatures needs the channel's config block (block 0) among the files"
+                );
+            };
+            if let Err(error) = verify_orderer_signatures(block, roots) {
+                return Ok(Err(format!("{error} ({})", path.display())));
+            }
+            count += 1;
+        }
+        let config = decode_config_block(block).with_context(|| path.display().to_string())?;
+        if let Some(config) = config {
+            roots = Some(
+                config
+                    .organizations
+                    .into_iter()
+                    .filter(|org| org.group == "Orderer")
+                    .flat_map(|org| org.root_certs.into_iter().chain(org.intermediate_certs))
+                    .collect(),
+            );
+        }
+    }
+    Ok(Ok(count))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn control_characters_are_escaped_for_the_terminal() {
+        assert_eq!(shown("asset1"), "asset1");
+        assert_eq!(shown("\u{0}club\u{0}alpha\u{0}"), "\\0club\\0alpha\\0");
+        assert_eq!(shown("evil\u{1b}[2Jname"), "evil\\u{1b}[2Jname");
+    }
 }

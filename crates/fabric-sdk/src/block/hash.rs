@@ -1,10 +1,14 @@
-//! Block hashes as Fabric computes them.
+//! Block hashes exactly as Fabric computes them, since they chain blocks together and orderers sign them.
 //!
 //! The header hash is SHA-256 of the ASN.1 DER `SEQUENCE { INTEGER number, OCTET STRING previous_hash,
-//! OCTET STRING data_hash }`; the data hash is SHA-256 of the block's envelopes concatenated.
+//! OCTET STRING data_hash }` (the DER is written by hand: three fields do not warrant an ASN.1 library);
+//! the data hash is SHA-256 of the block's envelopes concatenated (Fabric's "flat" data hashing, width
+//! `u32::MAX` in the channel's `BlockDataHashingStructure`).
 
 use fabric_protos::common::{BlockData, BlockHeader};
 
+/// DER lengths: one byte below 128, otherwise `0x80 | n` followed by the length in `n` big-endian bytes
+/// with no leading zeros. DER admits only this minimal form, and any other would change the hash.
 fn der_length(length: usize, out: &mut Vec<u8>) {
     if length < 0x80 {
         out.push(length as u8);
@@ -19,6 +23,8 @@ fn der_length(length: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// A DER INTEGER is signed two's complement: minimal bytes, plus a leading zero when the top bit is set,
+/// as Go's `asn1.Marshal` of a `big.Int` writes block numbers.
 fn der_unsigned_integer(value: u64, out: &mut Vec<u8>) {
     let bytes = value.to_be_bytes();
     let first = bytes
@@ -57,7 +63,10 @@ pub fn block_header_bytes(header: &BlockHeader) -> Vec<u8> {
 
 /// The header hash of a block (what the next block's `previous_hash` holds).
 pub fn block_header_hash(header: &BlockHeader) -> [u8; 32] {
-    crate::signer::sha256(&block_header_bytes(header))
+    let digest = ring::digest::digest(&ring::digest::SHA256, &block_header_bytes(header));
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// The data hash of a block: SHA-256 over its envelopes, concatenated.
