@@ -109,15 +109,6 @@ impl Ledger {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The serialized bytes of block `number`.
-    pub fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, LedgerError> {
-        Ok(self
-            .store
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .block_bytes(number)?)
-    }
-
     /// Block `number`, decoded.
     pub fn block(&self, number: u64) -> Result<Option<Block>, LedgerError> {
         Ok(self

@@ -1,5 +1,6 @@
-//! The block store: blocks appended to a file in Fabric's own block-file framing (a protobuf varint length,
-//! then the serialized `common.Block`), fsynced before anyone hears of the commit.
+//! The block store: blocks appended to a file as a Fabric peer's block store writes them (each record a
+//! varint length, then the block in Fabric's block-file layout), fsynced before anyone hears of the
+//! commit, so Fabric's own tooling and `clubs block` read the file.
 //!
 //! The file is the single source of truth: the world state, history and transaction index are rebuilt from
 //! it at start. A crash can only leave a torn last record, which [`BlockStore::open`] detects and cuts off,
@@ -11,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use fabric_protos::common::Block;
-use prost::Message;
+use fabric_sdk::block::{decode_ledger_block, encode_ledger_block};
 
 /// Why the block store failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +97,7 @@ impl BlockStore {
             else {
                 break; // torn block bytes
             };
-            let block = match Block::decode(&bytes[start..end]) {
+            let block = match decode_ledger_block(&bytes[start..end]) {
                 Ok(block) => block,
                 // A final record whose bytes never reached the disk reads as garbage: torn, not corrupt.
                 Err(_) if end == bytes.len() => break,
@@ -160,7 +161,7 @@ impl BlockStore {
                 got: number,
             });
         }
-        let body = block.encode_to_vec();
+        let body = encode_ledger_block(block);
         let length = u32::try_from(body.len()).map_err(|_| StoreError::Corrupt {
             path: self.path.clone(),
             offset: self.end,
@@ -181,8 +182,8 @@ impl BlockStore {
         Ok(())
     }
 
-    /// The serialized bytes of block `number`, if stored.
-    pub fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The stored record of block `number` (Fabric's block-file layout), if stored.
+    fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(&(offset, length)) = usize::try_from(number)
             .ok()
             .and_then(|number| self.index.get(number))
@@ -204,7 +205,7 @@ impl BlockStore {
         let Some(bytes) = self.block_bytes(number)? else {
             return Ok(None);
         };
-        Block::decode(bytes.as_slice())
+        decode_ledger_block(&bytes)
             .map(Some)
             .map_err(|error| StoreError::Corrupt {
                 path: self.path.clone(),
@@ -228,7 +229,7 @@ fn decode_varint(bytes: &[u8]) -> Option<(u64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fabric_protos::common::{BlockData, BlockHeader};
+    use fabric_protos::common::{BlockData, BlockHeader, BlockMetadata};
 
     fn block(number: u64) -> Block {
         Block {
@@ -240,7 +241,9 @@ mod tests {
             data: Some(BlockData {
                 data: vec![vec![number as u8; 100]],
             }),
-            metadata: None,
+            metadata: Some(BlockMetadata {
+                metadata: vec![vec![], vec![], vec![0]],
+            }),
         }
     }
 
@@ -281,7 +284,7 @@ mod tests {
         drop(store);
         let full = fs::read(&path).unwrap();
         // Every possible torn length of the last record recovers to exactly two blocks.
-        let body = block(2).encoded_len();
+        let body = encode_ledger_block(&block(2)).len();
         let last_record = full.len() - (body + prost::encoding::encoded_len_varint(body as u64));
         for cut in last_record..full.len() {
             fs::write(&path, &full[..cut]).unwrap();

@@ -59,10 +59,16 @@ async fn seed(network: &TestNetwork, quota: u32) {
     .await;
 }
 
+/// A visit today (check-ins are recorded on the day, by the transaction's clock).
 fn visit(i: usize) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let today = reciprocal_chaincode::dates::Date::from_unix_seconds(now).to_string();
     json!({
         "visit_id": format!("00000000-0000-4000-8000-{i:012}"),
-        "member_ref": MEMBER, "host_club": "club-beta", "visit_date": "2030-05-10"
+        "member_ref": MEMBER, "host_club": "club-beta", "visit_date": today
     })
     .to_string()
 }
