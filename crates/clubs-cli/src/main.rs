@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod block;
 mod identity;
+mod tx;
 
 /// Operator and audit tool for the Reciprocal Clubs ledger.
 #[derive(Debug, Parser)]
@@ -23,6 +24,9 @@ enum Command {
     /// Show Fabric identities (MSP folders).
     #[command(subcommand)]
     Identity(identity::IdentityCommand),
+    /// Submit or evaluate contract functions through a peer's Gateway.
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Block(command) => block::run(command),
         Command::Identity(command) => identity::run(command),
+        Command::Tx(command) => tx::run(command),
     };
     match result {
         Ok(code) => code,
