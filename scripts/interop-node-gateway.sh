@@ -11,13 +11,14 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 client_dir=tests/interop/node-gateway
 if [ ! -d "$client_dir/node_modules/@hyperledger/fabric-gateway" ]; then
-  if ! (cd "$client_dir" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null); then
+  if ! (cd "$client_dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null); then
     echo "interop-node-gateway: skipped (npm install failed)"
     exit 0
   fi
 fi
 
 cargo build --quiet -p devnet -p reciprocal-chaincode
+bin="${CARGO_TARGET_DIR:-target}/debug"
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -30,11 +31,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 peer_port=$(free_port)
 chaincode_port=$(free_port)
 
-target/debug/devnet init "$work/net" --clubs club-alpha >/dev/null
+"$bin/devnet" init "$work/net" --clubs club-alpha >/dev/null
 CHAINCODE_ID=reciprocal:dev CHAINCODE_SERVER_ADDRESS="127.0.0.1:$chaincode_port" \
-  target/debug/reciprocal-chaincode >"$work/chaincode.log" 2>&1 &
+  "$bin/reciprocal-chaincode" >"$work/chaincode.log" 2>&1 &
 pids+=($!)
-target/debug/devnet start "$work/net" --listen "127.0.0.1:$peer_port" \
+"$bin/devnet" start "$work/net" --listen "127.0.0.1:$peer_port" \
   --chaincode-address "127.0.0.1:$chaincode_port" >"$work/devnet.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do

@@ -30,7 +30,7 @@ if [ "$profile" = release ]; then
 else
   cargo build --quiet -p devnet -p reciprocal-chaincode -p clubs-cli
 fi
-bin="target/$profile"
+bin="${CARGO_TARGET_DIR:-target}/$profile"
 
 if [ ! -f "$network/devnet.json" ]; then
   "$bin/devnet" init "$network" --clubs club-alpha,club-beta,club-gamma >/dev/null
