@@ -94,3 +94,71 @@ async fn duplicate_commit_of_one_transaction_is_refused() {
     );
     network.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_tls_with_the_peer_certificate() {
+    let mut network = TestNetwork::start("tls").await;
+    network.stop_devnet().await;
+    network
+        .start_devnet_with(
+            devnet::orderer::BatchConfig {
+                max_transactions: 10,
+                timeout: std::time::Duration::from_millis(10),
+            },
+            true,
+        )
+        .await;
+    let layout = network.devnet.as_ref().unwrap().layout.clone();
+    let port = network.devnet.as_ref().unwrap().address.port();
+    let tls_ca = std::fs::read(layout.org.tls_ca_cert()).unwrap();
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(tls_ca))
+        .domain_name("peer0.org1.example.com");
+    let channel = tonic::transport::Endpoint::from_shared(format!("https://127.0.0.1:{port}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let signing = fabric_sdk::msp::MspFolder::load(&layout.user_msp("networkadmin"), "Org1MSP")
+        .unwrap()
+        .signing_identity()
+        .unwrap();
+    let gateway =
+        fabric_sdk::gateway::Gateway::new(channel, signing.identity().clone(), signing.signer());
+    let result = gateway
+        .network("reciprocal")
+        .contract("reciprocal")
+        .submit_transaction(
+            "CreateClub",
+            &[r#"{"id":"club-tls","name":"TLS","msp_id":"Org1MSP"}"#],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&result).unwrap()["id"],
+        "club-tls"
+    );
+    // Plaintext clients cannot talk to a TLS peer.
+    let plaintext = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = plaintext {
+        let gateway = fabric_sdk::gateway::Gateway::new(
+            channel,
+            signing.identity().clone(),
+            signing.signer(),
+        );
+        assert!(
+            gateway
+                .network("reciprocal")
+                .contract("reciprocal")
+                .evaluate_transaction("ListClubs", &[] as &[&str])
+                .await
+                .is_err()
+        );
+    }
+    network.stop().await;
+}

@@ -87,6 +87,11 @@ impl TestNetwork {
 
     /// (Re)starts devnet on the same directory.
     pub async fn start_devnet(&mut self, batch: BatchConfig) {
+        self.start_devnet_with(batch, false).await;
+    }
+
+    /// (Re)starts devnet, serving TLS when `tls` is set.
+    pub async fn start_devnet_with(&mut self, batch: BatchConfig, tls: bool) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let config = DevnetConfig {
             chaincode: ChaincodeLinkConfig {
@@ -94,6 +99,7 @@ impl TestNetwork {
                 ..ChaincodeLinkConfig::default()
             },
             batch,
+            tls,
             ..DevnetConfig::new(self.dir.clone())
         };
         self.devnet = Some(start(config, Some(listener)).await.unwrap());
