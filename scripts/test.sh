@@ -50,10 +50,13 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "shellcheck"
-shellcheck scripts/*.sh .ci/run
+shellcheck scripts/*.sh scripts/tests/*.sh .ci/run
 
 log "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+
+log "script tests"
+scripts/tests/package-chaincode-test.sh
 
 log "interoperability: Hyperledger's Node gateway client against devnet"
 scripts/interop-node-gateway.sh
