@@ -20,15 +20,7 @@ use crate::stream_stub::StreamStub;
 type Routes = Arc<Mutex<HashMap<(String, String), mpsc::Sender<ChaincodeMessage>>>>;
 
 fn message(kind: Type, payload: Vec<u8>, channel_id: &str, txid: &str) -> ChaincodeMessage {
-    ChaincodeMessage {
-        r#type: kind as i32,
-        timestamp: None,
-        payload,
-        txid: txid.to_owned(),
-        proposal: None,
-        chaincode_event: None,
-        channel_id: channel_id.to_owned(),
-    }
+    ChaincodeMessage::for_transaction(kind, payload, channel_id, txid)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

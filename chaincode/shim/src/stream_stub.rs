@@ -59,15 +59,8 @@ impl StreamStub {
 
     /// Sends one request and waits for its answer.
     async fn call(&mut self, kind: Type, payload: Vec<u8>) -> Result<Vec<u8>, StubError> {
-        let message = ChaincodeMessage {
-            r#type: kind as i32,
-            timestamp: None,
-            payload,
-            txid: self.tx_id.clone(),
-            proposal: None,
-            chaincode_event: None,
-            channel_id: self.channel_id.clone(),
-        };
+        let message =
+            ChaincodeMessage::for_transaction(kind, payload, &self.channel_id, &self.tx_id);
         self.outbound
             .send(message)
             .await

@@ -100,15 +100,7 @@ pub struct Connection {
 }
 
 fn message(kind: Type, payload: Vec<u8>, channel_id: &str, txid: &str) -> ChaincodeMessage {
-    ChaincodeMessage {
-        r#type: kind as i32,
-        timestamp: None,
-        payload,
-        txid: txid.to_owned(),
-        proposal: None,
-        chaincode_event: None,
-        channel_id: channel_id.to_owned(),
-    }
+    ChaincodeMessage::for_transaction(kind, payload, channel_id, txid)
 }
 
 impl Connection {

@@ -61,3 +61,24 @@ pub mod google {
 
 pub use prost;
 pub use prost_types;
+
+impl protos::ChaincodeMessage {
+    /// A message of `kind` for transaction `txid` on `channel_id`: every message of a transaction carries
+    /// both, since a peer routes by the pair.
+    pub fn for_transaction(
+        kind: protos::chaincode_message::Type,
+        payload: Vec<u8>,
+        channel_id: &str,
+        txid: &str,
+    ) -> Self {
+        Self {
+            r#type: kind as i32,
+            timestamp: None,
+            payload,
+            txid: txid.to_owned(),
+            proposal: None,
+            chaincode_event: None,
+            channel_id: channel_id.to_owned(),
+        }
+    }
+}
