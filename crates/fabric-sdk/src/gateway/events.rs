@@ -255,6 +255,42 @@ fn seek_start(options: &EventsOptions) -> SeekPosition {
     }
 }
 
+/// A Deliver request: `seek` in a DELIVER_SEEK_INFO envelope for `channel`, signed by `creator`.
+/// `tls_cert_hash` is the SHA-256 of the client's TLS certificate, needed by peers that use mutual TLS.
+pub fn signed_seek_envelope(
+    channel: &str,
+    creator: &[u8],
+    signer: &dyn crate::signer::Signer,
+    seek: &SeekInfo,
+    tls_cert_hash: Option<&[u8]>,
+) -> Result<Envelope, crate::signer::SignError> {
+    let nonce = new_nonce();
+    let channel_header = ChannelHeader {
+        r#type: HeaderType::DeliverSeekInfo as i32,
+        version: 0,
+        timestamp: Some(super::now()),
+        channel_id: channel.to_owned(),
+        tx_id: compute_tx_id(&nonce, creator),
+        epoch: 0,
+        extension: Vec::new(),
+        tls_cert_hash: tls_cert_hash.map(<[u8]>::to_vec).unwrap_or_default(),
+    };
+    let payload = Payload {
+        header: Some(Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: SignatureHeader {
+                creator: creator.to_vec(),
+                nonce: nonce.to_vec(),
+            }
+            .encode_to_vec(),
+        }),
+        data: seek.encode_to_vec(),
+    }
+    .encode_to_vec();
+    let signature = signer.sign(&payload)?;
+    Ok(Envelope { payload, signature })
+}
+
 impl Network {
     /// Chaincode events of `chaincode`'s valid transactions, from the checkpoint or start position.
     pub async fn chaincode_events(
@@ -302,41 +338,21 @@ impl Network {
             error_response: seek_info::SeekErrorResponse::Strict as i32,
             content_type: seek_info::SeekContentType::Block as i32,
         };
-        let nonce = new_nonce();
-        let channel_header = ChannelHeader {
-            r#type: HeaderType::DeliverSeekInfo as i32,
-            version: 0,
-            timestamp: Some(super::now()),
-            channel_id: self.name.clone(),
-            tx_id: compute_tx_id(&nonce, &inner.creator),
-            epoch: 0,
-            extension: Vec::new(),
-            tls_cert_hash: options.tls_cert_hash.clone().unwrap_or_default(),
-        };
-        let payload = Payload {
-            header: Some(Header {
-                channel_header: channel_header.encode_to_vec(),
-                signature_header: SignatureHeader {
-                    creator: inner.creator.clone(),
-                    nonce: nonce.to_vec(),
-                }
-                .encode_to_vec(),
-            }),
-            data: seek.encode_to_vec(),
-        }
-        .encode_to_vec();
-        let signature = inner.signer.sign(&payload)?;
+        let envelope = signed_seek_envelope(
+            &self.name,
+            &inner.creator,
+            inner.signer.as_ref(),
+            &seek,
+            options.tls_cert_hash.as_deref(),
+        )?;
         let (requests, receiver) = mpsc::channel(1);
-        requests
-            .send(Envelope { payload, signature })
-            .await
-            .map_err(|_| {
-                GatewayError::Events(CallError {
-                    code: tonic::Code::Internal,
-                    message: "deliver request stream closed".to_owned(),
-                    details: Vec::new(),
-                })
-            })?;
+        requests.send(envelope).await.map_err(|_| {
+            GatewayError::Events(CallError {
+                code: tonic::Code::Internal,
+                message: "deliver request stream closed".to_owned(),
+                details: Vec::new(),
+            })
+        })?;
         let mut client = DeliverClient::new(self.gateway.channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);

@@ -34,7 +34,7 @@ use crate::signer::Signer;
 pub use error::{CallError, GatewayError, PeerError, code_name};
 pub use events::{
     BlockEvents, ChaincodeEventItem, ChaincodeEvents, Checkpoint, EventsOptions, FileCheckpointer,
-    InMemoryCheckpointer, StartPosition,
+    InMemoryCheckpointer, StartPosition, signed_seek_envelope,
 };
 pub use proposal::{ProposalSpec, SignedProposalBundle, build_signed_proposal, now};
 
