@@ -8,6 +8,7 @@
 
 mod config;
 mod decode;
+mod effects;
 mod error;
 mod file;
 mod hash;
@@ -19,6 +20,7 @@ pub use decode::{
     EventSummary, KeyRead, KeyWrite, MetadataWrite, NamespaceRwSet, RangeQuery, Version,
     decode_block, decode_config_block, transactions_filter, validation_code_name,
 };
+pub use effects::{TxEffects, transaction_effects};
 pub use error::{BlockError, LedgerRecordError, RecordProblem};
 pub use file::{decode_ledger_block, encode_ledger_block, read_block_file, read_blocks};
 pub use hash::{block_data_hash, block_header_bytes, block_header_hash};

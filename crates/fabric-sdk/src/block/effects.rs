@@ -1,0 +1,106 @@
+//! The raw effects of a block's transactions — channel header, validation code, the chaincode action, its
+//! writes and event as bytes — for consumers that store or apply them (a ledger, a mirror) rather than
+//! display them.
+
+use fabric_protos::common::{Block, ChannelHeader, Envelope, HeaderType, Payload};
+use fabric_protos::kvrwset::{KvWrite, KvrwSet};
+use fabric_protos::protos::{
+    ChaincodeAction, ChaincodeActionPayload, ChaincodeEvent, ProposalResponsePayload, Transaction,
+};
+use fabric_protos::rwset::TxReadWriteSet;
+use prost::Message;
+
+use super::transactions_filter;
+
+/// What one transaction did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxEffects {
+    /// Position in the block.
+    pub index: usize,
+    /// The channel header (tx id, type, timestamp).
+    pub channel_header: ChannelHeader,
+    /// The validation code from TRANSACTIONS_FILTER, when the block has one.
+    pub validation_code: Option<u8>,
+    /// The chaincode action of an endorser transaction.
+    pub action: Option<ChaincodeAction>,
+    /// Writes per namespace, in read-write-set order.
+    pub writes: Vec<(String, Vec<KvWrite>)>,
+    /// The chaincode event, if one was set.
+    pub event: Option<ChaincodeEvent>,
+}
+
+impl TxEffects {
+    /// Whether the transaction is VALID.
+    pub fn is_valid(&self) -> bool {
+        self.validation_code == Some(0)
+    }
+}
+
+fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, String> {
+    M::decode(bytes).map_err(|error| format!("{what}: {error}"))
+}
+
+/// The effects of every transaction of `block`; an error names the transaction and the message at fault.
+pub fn transaction_effects(block: &Block) -> Result<Vec<TxEffects>, String> {
+    let filter = transactions_filter(block).unwrap_or_default();
+    let envelopes = block
+        .data
+        .as_ref()
+        .map(|data| data.data.as_slice())
+        .unwrap_or_default();
+    envelopes
+        .iter()
+        .enumerate()
+        .map(|(index, bytes)| {
+            effects_of(index, bytes, filter.get(index).copied())
+                .map_err(|e| format!("tx {index}: {e}"))
+        })
+        .collect()
+}
+
+fn effects_of(
+    index: usize,
+    bytes: &[u8],
+    validation_code: Option<u8>,
+) -> Result<TxEffects, String> {
+    let envelope: Envelope = decode(bytes, "Envelope")?;
+    let payload: Payload = decode(&envelope.payload, "Payload")?;
+    let header = payload.header.as_ref().ok_or("Payload has no header")?;
+    let channel_header: ChannelHeader = decode(&header.channel_header, "ChannelHeader")?;
+    let mut effects = TxEffects {
+        index,
+        channel_header,
+        validation_code,
+        action: None,
+        writes: Vec::new(),
+        event: None,
+    };
+    if effects.channel_header.r#type != HeaderType::EndorserTransaction as i32 {
+        return Ok(effects);
+    }
+    let transaction: Transaction = decode(&payload.data, "Transaction")?;
+    let action = transaction
+        .actions
+        .first()
+        .ok_or("Transaction has no actions")?;
+    let action_payload: ChaincodeActionPayload = decode(&action.payload, "ChaincodeActionPayload")?;
+    let endorsed = action_payload
+        .action
+        .ok_or("ChaincodeActionPayload has no action")?;
+    let response_payload: ProposalResponsePayload = decode(
+        &endorsed.proposal_response_payload,
+        "ProposalResponsePayload",
+    )?;
+    let chaincode_action: ChaincodeAction = decode(&response_payload.extension, "ChaincodeAction")?;
+    let rwset: TxReadWriteSet = decode(&chaincode_action.results, "TxReadWriteSet")?;
+    for namespace in rwset.ns_rwset {
+        let kv: KvrwSet = decode(&namespace.rwset, "KVRWSet")?;
+        effects.writes.push((namespace.namespace, kv.writes));
+    }
+    if !chaincode_action.events.is_empty() {
+        let event: ChaincodeEvent = decode(&chaincode_action.events, "ChaincodeEvent")?;
+        effects.event = (!event.event_name.is_empty()).then_some(event);
+    }
+    effects.action = Some(chaincode_action);
+    Ok(effects)
+}
