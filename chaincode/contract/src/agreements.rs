@@ -4,7 +4,7 @@
 use chaincode_shim::ChaincodeStub;
 use serde::Deserialize;
 
-use crate::clubs::{active_club, club, rules};
+use crate::clubs::{acting_club, active_club, club, rules};
 use crate::context::{Context, Role};
 use crate::error::{ContractError, ContractResult, conflict, forbidden, not_found};
 use crate::model::{
@@ -59,8 +59,9 @@ async fn save<S: ChaincodeStub>(
     ctx.put(&key, agreement).await
 }
 
-/// The open agreement between two clubs, if any.
-pub async fn open_agreement_between<S: ChaincodeStub>(
+/// The latest agreement of two clubs that was not rejected or withdrawn (it may have expired or been
+/// terminated since), if any.
+pub async fn latest_agreement_between<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     a: &str,
     b: &str,
@@ -70,9 +71,20 @@ pub async fn open_agreement_between<S: ChaincodeStub>(
         return Ok(None);
     };
     let id = String::from_utf8(id)
-        .map_err(|_| ContractError::Ledger("pair index is not UTF-8".to_owned()))?;
-    let agreement = agreement(ctx, &id).await?;
-    Ok(agreement.is_open(ctx.today).then_some(agreement))
+        .map_err(|_| ContractError::Ledger(format!("pair index {key:?} is not UTF-8")))?;
+    Ok(Some(agreement(ctx, &id).await?))
+}
+
+/// The open (proposed, active or suspended) agreement of two clubs, if any.
+pub async fn open_agreement_between<S: ChaincodeStub>(
+    ctx: &mut Context<'_, S>,
+    a: &str,
+    b: &str,
+) -> ContractResult<Option<Agreement>> {
+    let today = ctx.today;
+    Ok(latest_agreement_between(ctx, a, b)
+        .await?
+        .filter(|agreement| agreement.is_open(today)))
 }
 
 async fn release_pair<S: ChaincodeStub>(
@@ -85,11 +97,11 @@ async fn release_pair<S: ChaincodeStub>(
 }
 
 /// The caller's club, which must be a party of `agreement`, acting as club admin.
-fn party<'c, S: ChaincodeStub>(
-    ctx: &'c Context<'_, S>,
+async fn party<S: ChaincodeStub>(
+    ctx: &mut Context<'_, S>,
     agreement: &Agreement,
     action: &str,
-) -> ContractResult<&'c str> {
+) -> ContractResult<String> {
     let club = ctx.caller.club_with_role(&[Role::ClubAdmin], action)?;
     if agreement.counterparty(club).is_none() {
         return Err(forbidden(format!(
@@ -97,7 +109,7 @@ fn party<'c, S: ChaincodeStub>(
             agreement.id
         )));
     }
-    Ok(club)
+    Ok(acting_club(ctx, &[Role::ClubAdmin], action).await?.id)
 }
 
 fn require_status(agreement: &Agreement, allowed: &[&str], action: &str) -> ContractResult<()> {
@@ -128,13 +140,8 @@ pub async fn propose<S: ChaincodeStub>(
             "an agreement needs two distinct clubs",
         ));
     }
-    let own = active_club(ctx, &proposer).await?;
-    if own.msp_id != ctx.caller.msp_id {
-        return Err(forbidden(format!(
-            "ProposeAgreement: club {proposer} belongs to {}, not {}",
-            own.msp_id, ctx.caller.msp_id
-        )));
-    }
+    acting_club(ctx, &[Role::ClubAdmin], "ProposeAgreement").await?;
+    active_club(ctx, &proposer).await?;
     active_club(ctx, &input.counterparty_club).await?;
     let key = ctx.key(AGREEMENT, &[&input.agreement_id])?;
     if ctx.get::<Agreement>(&key).await?.is_some() {
@@ -185,7 +192,7 @@ pub async fn accept<S: ChaincodeStub>(
     id: &str,
 ) -> ContractResult<Agreement> {
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "AcceptAgreement")?.to_owned();
+    let club = party(ctx, &agreement, "AcceptAgreement").await?;
     require_status(&agreement, &["proposed"], "AcceptAgreement")?;
     if club != agreement.club_b {
         return Err(forbidden(format!(
@@ -210,7 +217,7 @@ pub async fn reject<S: ChaincodeStub>(
 ) -> ContractResult<Agreement> {
     validate_text("reason", reason, 500)?;
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "RejectAgreement")?.to_owned();
+    let club = party(ctx, &agreement, "RejectAgreement").await?;
     require_status(&agreement, &["proposed"], "RejectAgreement")?;
     if club != agreement.club_b {
         return Err(forbidden(format!(
@@ -232,7 +239,7 @@ pub async fn withdraw<S: ChaincodeStub>(
     id: &str,
 ) -> ContractResult<Agreement> {
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "WithdrawAgreement")?.to_owned();
+    let club = party(ctx, &agreement, "WithdrawAgreement").await?;
     require_status(&agreement, &["proposed"], "WithdrawAgreement")?;
     if club != agreement.club_a {
         return Err(forbidden(format!(
@@ -255,7 +262,7 @@ pub async fn propose_amendment<S: ChaincodeStub>(
 ) -> ContractResult<Agreement> {
     terms.validate()?;
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "ProposeAmendment")?.to_owned();
+    let club = party(ctx, &agreement, "ProposeAmendment").await?;
     require_status(&agreement, &["active", "suspended"], "ProposeAmendment")?;
     if let Some(pending) = &agreement.pending_amendment {
         return Err(conflict(format!(
@@ -279,7 +286,7 @@ pub async fn accept_amendment<S: ChaincodeStub>(
     id: &str,
 ) -> ContractResult<Agreement> {
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "AcceptAmendment")?.to_owned();
+    let club = party(ctx, &agreement, "AcceptAmendment").await?;
     require_status(&agreement, &["active", "suspended"], "AcceptAmendment")?;
     let amendment = agreement.pending_amendment.take().ok_or_else(|| {
         conflict(format!(
@@ -311,7 +318,7 @@ pub async fn reject_amendment<S: ChaincodeStub>(
 ) -> ContractResult<Agreement> {
     validate_text("reason", reason, 500)?;
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "RejectAmendment")?.to_owned();
+    let club = party(ctx, &agreement, "RejectAmendment").await?;
     let amendment = agreement.pending_amendment.take().ok_or_else(|| {
         conflict(format!(
             "RejectAmendment: agreement {id} has no pending amendment"
@@ -336,7 +343,7 @@ pub async fn suspend<S: ChaincodeStub>(
 ) -> ContractResult<Agreement> {
     validate_text("reason", reason, 500)?;
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "SuspendAgreement")?.to_owned();
+    let club = party(ctx, &agreement, "SuspendAgreement").await?;
     require_status(&agreement, &["active"], "SuspendAgreement")?;
     agreement.status = "suspended".to_owned();
     agreement.suspended_by = Some(club);
@@ -352,7 +359,7 @@ pub async fn resume<S: ChaincodeStub>(
     id: &str,
 ) -> ContractResult<Agreement> {
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "ResumeAgreement")?.to_owned();
+    let club = party(ctx, &agreement, "ResumeAgreement").await?;
     require_status(&agreement, &["suspended"], "ResumeAgreement")?;
     if agreement.suspended_by.as_deref() != Some(club.as_str()) {
         return Err(forbidden(format!(
@@ -379,7 +386,7 @@ pub async fn terminate<S: ChaincodeStub>(
 ) -> ContractResult<Agreement> {
     validate_text("reason", reason, 500)?;
     let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "TerminateAgreement")?.to_owned();
+    let club = party(ctx, &agreement, "TerminateAgreement").await?;
     require_status(&agreement, &["active", "suspended"], "TerminateAgreement")?;
     if let Some(termination) = &agreement.termination {
         return Err(conflict(format!(

@@ -52,6 +52,36 @@ pub async fn active_club<S: ChaincodeStub>(
     Ok(club)
 }
 
+/// The club the caller acts for: its certificate must hold one of `roles` and a `club` attribute, the
+/// club must exist, and the certificate must come from the club's MSP (so another organisation cannot act
+/// for the club by putting its id in a certificate of its own).
+pub async fn acting_club<S: ChaincodeStub>(
+    ctx: &mut Context<'_, S>,
+    roles: &[Role],
+    action: &str,
+) -> ContractResult<Club> {
+    let id = ctx.caller.club_with_role(roles, action)?.to_owned();
+    let club = club(ctx, &id).await?;
+    if club.msp_id != ctx.caller.msp_id {
+        return Err(forbidden(format!(
+            "{action}: club {id} belongs to {}, not {}",
+            club.msp_id, ctx.caller.msp_id
+        )));
+    }
+    Ok(club)
+}
+
+/// Like [`acting_club`], for a caller that must act for `club_id` in particular.
+pub async fn acting_for<S: ChaincodeStub>(
+    ctx: &mut Context<'_, S>,
+    club_id: &str,
+    roles: &[Role],
+    action: &str,
+) -> ContractResult<Club> {
+    ctx.caller.require_club(club_id, roles, action)?;
+    acting_club(ctx, roles, action).await
+}
+
 /// Writes a club record.
 pub async fn put_club<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
@@ -128,10 +158,8 @@ pub async fn upsert_member<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     input: MemberAnchorInput,
 ) -> ContractResult<MemberAnchor> {
-    let home = ctx
-        .caller
-        .club_with_role(&[Role::ClubAdmin], "UpsertMemberAnchor")?
-        .to_owned();
+    ctx.caller
+        .club_with_role(&[Role::ClubAdmin], "UpsertMemberAnchor")?;
     validate_member_ref(&input.member_ref)?;
     if !matches!(input.status.as_str(), "active" | "suspended" | "lapsed") {
         return Err(bad_request("status must be active, suspended or lapsed"));
@@ -140,13 +168,15 @@ pub async fn upsert_member<S: ChaincodeStub>(
     if let Some(zone) = &input.residency_zone {
         validate_zone(zone)?;
     }
-    let club = club(ctx, &home).await?;
-    if club.msp_id != ctx.caller.msp_id {
-        return Err(forbidden(format!(
-            "UpsertMemberAnchor: club {home} belongs to {}, not {}",
-            club.msp_id, ctx.caller.msp_id
+    let home = acting_club(ctx, &[Role::ClubAdmin], "UpsertMemberAnchor").await?;
+    // A suspended club may still lapse or suspend its members; an expelled one has left the network.
+    if !matches!(home.status.as_str(), "active" | "suspended") {
+        return Err(conflict(format!(
+            "UpsertMemberAnchor: club {} is {}",
+            home.id, home.status
         )));
     }
+    let home = home.id;
     let key = ctx.key(MEMBER, &[&input.member_ref])?;
     if let Some(existing) = ctx.get::<MemberAnchor>(&key).await?
         && existing.home_club != home

@@ -4,7 +4,7 @@
 use chaincode_shim::ChaincodeStub;
 use serde::Deserialize;
 
-use crate::clubs::{CLUB, active_club, club, put_club, put_rules, rules};
+use crate::clubs::{CLUB, acting_club, club, put_club, put_rules, rules};
 use crate::context::{Context, Role};
 use crate::error::{ContractError, ContractResult, bad_request, conflict, forbidden, not_found};
 use crate::model::{
@@ -158,11 +158,25 @@ pub async fn create<S: ChaincodeStub>(
     if voting_days == 0 || voting_days > 90 {
         return Err(bad_request("voting_days must be between 1 and 90"));
     }
-    if let Some(quorum) = input.quorum {
-        quorum.validate("quorum")?;
-    }
-    if let Some(threshold) = input.threshold {
-        threshold.validate("threshold")?;
+    let default_threshold = if input.kind == "expel_club" {
+        rules.expel_threshold
+    } else {
+        rules.default_threshold
+    };
+    // A proposer may ask for more than the network rules require, never less: otherwise one club could
+    // set a quorum of nothing and decide alone.
+    for (name, requested, default) in [
+        ("quorum", input.quorum, rules.default_quorum),
+        ("threshold", input.threshold, default_threshold),
+    ] {
+        if let Some(requested) = requested {
+            requested.validate(name)?;
+            if !requested.at_least_as_strict_as(default) {
+                return Err(bad_request(format!(
+                    "{name} {requested} is below the network rule ({default})"
+                )));
+            }
+        }
     }
     let mut pending_club = None;
     let target_club = match input.kind.as_str() {
@@ -173,7 +187,6 @@ pub async fn create<S: ChaincodeStub>(
             if ctx.get::<Club>(&key).await?.is_some() {
                 return Err(conflict(format!("club {} already exists", club_input.id)));
             }
-            pending_club = Some(club_input.id.clone());
             let club = Club {
                 id: club_input.id.clone(),
                 name: club_input.name,
@@ -187,7 +200,7 @@ pub async fn create<S: ChaincodeStub>(
                     input.proposal_id
                 )),
             };
-            put_club(ctx, &club).await?;
+            pending_club = Some(club);
             Some(club_input.id)
         }
         "suspend_club" | "reinstate_club" | "expel_club" => {
@@ -229,11 +242,11 @@ pub async fn create<S: ChaincodeStub>(
             )));
         }
     };
-    let own = active_club(ctx, &proposer).await?;
-    if own.msp_id != ctx.caller.msp_id {
+    let own = acting_club(ctx, &[Role::ClubAdmin], "CreateProposal").await?;
+    if own.status != "active" {
         return Err(forbidden(format!(
-            "CreateProposal: club {proposer} belongs to {}",
-            own.msp_id
+            "CreateProposal: club {proposer} is {}",
+            own.status
         )));
     }
     let key = ctx.key(PROPOSAL, &[&input.proposal_id])?;
@@ -243,11 +256,6 @@ pub async fn create<S: ChaincodeStub>(
             input.proposal_id
         )));
     }
-    let default_threshold = if input.kind == "expel_club" {
-        rules.expel_threshold
-    } else {
-        rules.default_threshold
-    };
     let closes_at_seconds = ctx.now_seconds + i64::from(voting_days) * 86_400;
     let proposal = Proposal {
         id: input.proposal_id,
@@ -267,7 +275,9 @@ pub async fn create<S: ChaincodeStub>(
         tally: None,
         decided_at: None,
     };
-    let _ = pending_club;
+    if let Some(club) = &pending_club {
+        put_club(ctx, club).await?;
+    }
     // The first proposal ends the bootstrap: from now on the network governs itself.
     if rules.bootstrap_open {
         rules.bootstrap_open = false;
@@ -335,14 +345,11 @@ pub async fn vote<S: ChaincodeStub>(
             "CastVote: {club} is the subject of proposal {id} and does not vote"
         )));
     }
-    let own = active_club(ctx, &club).await.map_err(|error| match error {
-        ContractError::Conflict(message) => forbidden(format!("CastVote: {message}")),
-        other => other,
-    })?;
-    if own.msp_id != ctx.caller.msp_id {
+    let own = acting_club(ctx, &[Role::ClubAdmin], "CastVote").await?;
+    if own.status != "active" {
         return Err(forbidden(format!(
-            "CastVote: club {club} belongs to {}",
-            own.msp_id
+            "CastVote: club {club} is {}",
+            own.status
         )));
     }
     let key = ctx.key(VOTE, &[id, &club])?;
@@ -362,24 +369,27 @@ pub async fn vote<S: ChaincodeStub>(
     Ok(vote)
 }
 
-/// Whether the proposal passes with `tally`, and whether that can still change with the votes outstanding.
+/// The outcome of a proposal with `tally`: `Some(passed)` once it is decided, `None` while the votes
+/// still outstanding could change it.
+///
+/// Passing needs both the quorum (votes cast, abstentions included, against eligible clubs) and the
+/// threshold (yes against yes + no). Before the window closes, the outcome is fixed when it is the same
+/// under the extremes of what the outstanding clubs may do: a pass must survive both "nobody else votes"
+/// (the fewest votes for the quorum) and "everybody else votes no" (the worst threshold) — every mix in
+/// between is bounded by these two — and a failure must survive "everybody else votes yes".
 pub fn decide(proposal: &Proposal, tally: &Tally, window_closed: bool) -> Option<bool> {
     let cast = tally.yes + tally.no + tally.abstain;
     let outstanding = tally.eligible.saturating_sub(cast);
     let passes = |yes: u64, no: u64, cast: u64| {
         proposal.quorum.met(cast, tally.eligible) && proposal.threshold.met(yes, yes + no)
     };
-    if window_closed {
-        return Some(passes(tally.yes, tally.no, cast));
+    let now = passes(tally.yes, tally.no, cast);
+    if window_closed || outstanding == 0 {
+        return Some(now);
     }
-    // Early decision: the result is the same however the outstanding clubs vote.
-    let worst = passes(tally.yes, tally.no + outstanding, tally.eligible);
-    let worst_abstaining = passes(tally.yes, tally.no, tally.eligible);
-    let best = passes(tally.yes + outstanding, tally.no, tally.eligible);
-    let stays_passed = worst && worst_abstaining && passes(tally.yes, tally.no, cast);
-    if stays_passed {
+    if now && passes(tally.yes, tally.no + outstanding, tally.eligible) {
         Some(true)
-    } else if !best {
+    } else if !passes(tally.yes + outstanding, tally.no, tally.eligible) {
         Some(false)
     } else {
         None
@@ -505,6 +515,7 @@ pub async fn cancel<S: ChaincodeStub>(
         .club_with_role(&[Role::ClubAdmin], "CancelProposal")?
         .to_owned();
     let mut proposal = proposal(ctx, id).await?;
+    acting_club(ctx, &[Role::ClubAdmin], "CancelProposal").await?;
     if proposal.proposer_club != club {
         return Err(forbidden(format!(
             "CancelProposal: only {} can cancel proposal {id}",
@@ -566,4 +577,89 @@ pub async fn list_votes<S: ChaincodeStub>(
 ) -> ContractResult<Vec<Vote>> {
     proposal(ctx, id).await?;
     votes_of(ctx, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposal(threshold: Fraction) -> Proposal {
+        Proposal {
+            id: "p".to_owned(),
+            kind: "text".to_owned(),
+            payload: serde_json::Value::Null,
+            proposer_club: "a".to_owned(),
+            target_club: None,
+            opens_at: String::new(),
+            closes_at: String::new(),
+            closes_at_seconds: 0,
+            quorum: Fraction::MAJORITY,
+            threshold,
+            status: "open".to_owned(),
+            tally: None,
+            decided_at: None,
+        }
+    }
+
+    fn tally(yes: u64, no: u64, abstain: u64, eligible: u64) -> Tally {
+        Tally {
+            yes,
+            no,
+            abstain,
+            eligible,
+        }
+    }
+
+    #[test]
+    fn decides_early_only_when_no_outstanding_votes_can_change_the_outcome() {
+        let majority = proposal(Fraction::MAJORITY);
+        let cases = [
+            // (yes, no, abstain, eligible) → early decision
+            ((0, 0, 0, 5), None),
+            ((2, 0, 0, 5), None),       // 3 outstanding no would reject
+            ((3, 0, 0, 5), Some(true)), // 3 yes of 5: quorum and majority whatever happens
+            ((3, 2, 0, 5), Some(true)),
+            ((2, 2, 0, 5), None),        // the fifth vote decides
+            ((0, 3, 0, 5), Some(false)), // 2 outstanding yes cannot outweigh 3 no
+            ((1, 1, 3, 5), Some(false)), // nobody left: a tie is not a majority
+            ((2, 1, 2, 5), Some(true)),
+            ((1, 0, 0, 1), Some(true)),
+            ((0, 0, 0, 0), Some(false)), // no eligible club: never passes
+        ];
+        for ((yes, no, abstain, eligible), expected) in cases {
+            assert_eq!(
+                decide(&majority, &tally(yes, no, abstain, eligible), false),
+                expected,
+                "{yes} yes, {no} no, {abstain} abstain of {eligible}"
+            );
+        }
+    }
+
+    #[test]
+    fn at_the_window_close_quorum_and_threshold_decide() {
+        let majority = proposal(Fraction::MAJORITY);
+        assert_eq!(
+            decide(&majority, &tally(2, 0, 0, 5), true),
+            Some(false),
+            "2 of 5 is no quorum"
+        );
+        assert_eq!(decide(&majority, &tally(2, 0, 1, 5), true), Some(true));
+        assert_eq!(
+            decide(&majority, &tally(1, 1, 1, 5), true),
+            Some(false),
+            "a tie fails"
+        );
+        let two_thirds = proposal(Fraction::TWO_THIRDS);
+        assert_eq!(
+            decide(&two_thirds, &tally(2, 1, 0, 3), true),
+            Some(true),
+            "exactly two thirds"
+        );
+        assert_eq!(
+            decide(&two_thirds, &tally(3, 2, 0, 6), true),
+            Some(false),
+            "three fifths"
+        );
+        assert_eq!(decide(&two_thirds, &tally(4, 2, 0, 6), true), Some(true));
+    }
 }

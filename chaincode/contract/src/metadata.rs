@@ -136,34 +136,68 @@ pub const FUNCTIONS: &[Function] = &[
     evaluate("GetHistory", &[p("record_type"), p("id")]),
 ];
 
-/// The metadata document.
-pub fn contract_metadata() -> Value {
-    let transactions: Vec<Value> = FUNCTIONS
+/// The name the contract is registered under; `ReciprocalContract:CheckIn` and `CheckIn` both reach it.
+pub const CONTRACT_NAME: &str = "ReciprocalContract";
+/// The system contract fabric-contract-api adds to every chaincode.
+pub const SYSTEM_CONTRACT: &str = "org.hyperledger.fabric";
+
+fn transaction(name: &str, function: &Function) -> Value {
+    let parameters: Vec<Value> = function
+        .parameters
         .iter()
-        .filter(|function| !function.name.starts_with("org.hyperledger.fabric:"))
-        .map(|function| {
-            json!({
-                "name": function.name,
-                "tag": [if function.read_only { "evaluate" } else { "submit" }],
-                "parameters": function.parameters.iter().map(|parameter| json!({
-                    "name": parameter.name,
-                    "schema": { "type": "string" },
-                    "description": if parameter.kind == "object" { "JSON object" } else { "" },
-                    "required": !parameter.optional,
-                })).collect::<Vec<_>>(),
-                "returns": { "type": "string", "description": "JSON" },
-            })
+        .map(|parameter| {
+            let mut value = json!({
+                "name": parameter.name,
+                "required": !parameter.optional,
+                "schema": { "type": "string" },
+            });
+            if parameter.kind == "object" {
+                value["description"] = json!("a JSON object, sent as one string argument");
+            }
+            value
         })
         .collect();
     json!({
+        "name": name,
+        "tag": [if function.read_only { "evaluate" } else { "submit" }],
+        "parameters": parameters,
+        "returns": { "type": "string", "description": "the resulting record(s) as JSON" },
+    })
+}
+
+/// The metadata document: the contract's transactions, plus the system contract with `GetMetadata`.
+pub fn contract_metadata() -> Value {
+    let version = env!("CARGO_PKG_VERSION");
+    let mut contract = Vec::new();
+    let mut system = Vec::new();
+    for function in FUNCTIONS {
+        match function
+            .name
+            .strip_prefix(SYSTEM_CONTRACT)
+            .and_then(|n| n.strip_prefix(':'))
+        {
+            Some(name) => system.push(transaction(name, function)),
+            None => contract.push(transaction(function.name, function)),
+        }
+    }
+    json!({
         "$schema": "https://hyperledger.github.io/fabric-chaincode-node/main/api/contract-schema.json",
-        "info": { "title": "reciprocal", "version": env!("CARGO_PKG_VERSION") },
+        "info": { "title": "reciprocal", "version": version },
         "contracts": {
-            "ReciprocalContract": {
-                "name": "ReciprocalContract",
-                "info": { "title": "Reciprocal clubs", "version": env!("CARGO_PKG_VERSION") },
-                "transactions": transactions,
-            }
+            CONTRACT_NAME: {
+                "name": CONTRACT_NAME,
+                "info": {
+                    "title": "Reciprocal clubs",
+                    "version": version,
+                    "description": "Clubs, member anchors, reciprocal agreements, visits, settlement and governance",
+                },
+                "transactions": contract,
+            },
+            SYSTEM_CONTRACT: {
+                "name": SYSTEM_CONTRACT,
+                "info": { "title": SYSTEM_CONTRACT, "version": version },
+                "transactions": system,
+            },
         },
         "components": { "schemas": {} },
     })

@@ -54,7 +54,6 @@ impl ClubInput {
         validate_id_like("msp_id", &self.msp_id)?;
         if let Some(contact) = &self.contact_ref {
             validate_text("contact_ref", contact, 200)?;
-            reject_personal_data("contact_ref", contact)?;
         }
         if let Some(zone) = &self.residency_zone {
             validate_zone(zone)?;
@@ -546,6 +545,13 @@ impl Fraction {
         }
     }
 
+    /// Whether meeting `self` always meets `other` too (`self` is at least as demanding).
+    pub fn at_least_as_strict_as(self, other: Self) -> bool {
+        let left = u64::from(self.numerator) * u64::from(other.denominator);
+        let right = u64::from(other.numerator) * u64::from(self.denominator);
+        left > right || (left == right && (self.strict || !other.strict))
+    }
+
     /// Checks the fraction.
     pub fn validate(self, name: &str) -> ContractResult<()> {
         if self.denominator == 0 || self.numerator > self.denominator {
@@ -598,6 +604,13 @@ pub struct NetworkRules {
     pub default_voting_days: u32,
     /// While true, a network admin may create clubs directly.
     pub bootstrap_open: bool,
+}
+
+impl std::fmt::Display for Fraction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let comparison = if self.strict { "more than" } else { "at least" };
+        write!(f, "{comparison} {}/{}", self.numerator, self.denominator)
+    }
 }
 
 impl Default for NetworkRules {
@@ -653,20 +666,30 @@ fn validate_id_like(name: &str, id: &str) -> ContractResult<()> {
     }
 }
 
-/// Free text: non-empty, bounded, no control characters.
+/// Free text (names, reasons, references): non-empty, bounded, no control characters, and nothing that
+/// looks like personal data — every such text is replicated to every peer and kept forever.
 pub fn validate_text(name: &str, text: &str, max: usize) -> ContractResult<()> {
     if text.trim().is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
         return Err(bad_request(format!(
             "{name} must be 1-{max} characters without control characters"
         )));
     }
-    Ok(())
+    reject_personal_data(name, text)
 }
 
-/// Text on the ledger must not look like personal data (e-mail addresses, phone numbers).
+/// Free text on the ledger must not look like personal data. The check is deliberately narrow so that
+/// payment references and dates pass: it refuses anything with an `@` (e-mail addresses, handles) and
+/// international phone numbers (`+` followed by at least seven digits, spaces, dashes or brackets).
 pub fn reject_personal_data(name: &str, text: &str) -> ContractResult<()> {
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    if text.contains('@') || digits >= 7 {
+    let phone = text.match_indices('+').any(|(index, _)| {
+        text[index + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .filter(char::is_ascii_digit)
+            .count()
+            >= 7
+    });
+    if text.contains('@') || phone {
         return Err(bad_request(format!(
             "{name} looks like personal data (an e-mail address or phone number); the ledger holds none"
         )));

@@ -99,30 +99,53 @@ pub struct HistoryEntry {
 }
 
 /// `GetHistory(record_type, id)`: every committed version of a record, newest first.
+///
+/// `record_type` is the record's key type; `id` is its id, or for records keyed by several parts those
+/// parts joined by `/`: `vote` → `proposal/club`, `settlement` → `host/home/YYYY-MM`; `networkrules` takes
+/// an empty id.
 pub async fn history<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     record_type: &str,
     id: &str,
 ) -> ContractResult<Vec<HistoryEntry>> {
-    let key = match record_type {
-        "club" | "agreement" | "proposal" => {
-            validate_id("id", id)?;
-            ctx.key(record_type, &[id])?
-        }
-        "member" => {
-            validate_member_ref(id)?;
-            ctx.key(record_type, &[id])?
-        }
-        "visit" => {
-            validate_uuid(id)?;
-            ctx.key(record_type, &[id])?
-        }
+    let parts: Vec<&str> = if id.is_empty() {
+        Vec::new()
+    } else {
+        id.split('/').collect()
+    };
+    let expected = match record_type {
+        "club" | "agreement" | "proposal" | "member" | "visit" => 1,
+        "vote" => 2,
+        "settlement" => 3,
+        "networkrules" => 0,
         other => {
             return Err(bad_request(format!(
-                "record type must be club, member, agreement, visit or proposal, got {other:?}"
+                "record_type must be club, member, agreement, visit, settlement, proposal, vote or networkrules, got {other:?}"
             )));
         }
     };
+    if parts.len() != expected {
+        return Err(bad_request(format!(
+            "a {record_type} id has {expected} part(s) separated by '/', got {id:?}"
+        )));
+    }
+    match (record_type, parts.as_slice()) {
+        ("member", [member_ref]) => validate_member_ref(member_ref)?,
+        ("visit", [visit_id]) => validate_uuid(visit_id)?,
+        ("settlement", [host, home, month]) => {
+            validate_id("host_club", host)?;
+            validate_id("home_club", home)?;
+            if !is_month(month) {
+                return Err(bad_request(format!("month must be YYYY-MM, got {month:?}")));
+            }
+        }
+        (_, parts) => {
+            for part in parts {
+                validate_id("id", part)?;
+            }
+        }
+    }
+    let key = ctx.key(record_type, &parts)?;
     let modifications = ctx.stub.get_history_for_key(&key).await?;
     Ok(modifications
         .into_iter()

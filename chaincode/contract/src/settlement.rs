@@ -4,11 +4,11 @@
 use chaincode_shim::ChaincodeStub;
 use serde::{Deserialize, Serialize};
 
-use crate::clubs::club;
+use crate::clubs::{acting_club, club};
 use crate::context::{Context, Role};
 use crate::dates::is_month;
 use crate::error::{ContractResult, bad_request, conflict, forbidden, not_found};
-use crate::model::{Settlement, Visit, validate_text};
+use crate::model::{Settlement, Visit, validate_id, validate_text};
 use crate::visits::{HOST_INDEX, VISIT};
 
 /// `\0settlement\0<host>\0<home>\0<YYYY-MM>\0`.
@@ -31,6 +31,9 @@ pub struct Statement {
     pub currency: String,
     /// The visits billed, in id order.
     pub visit_ids: Vec<String>,
+    /// Visits billed to the home club that are still checked in or disputed: the month cannot be settled
+    /// until they are closed.
+    pub open_visit_ids: Vec<String>,
 }
 
 /// Input of `RecordSettlement`.
@@ -54,9 +57,7 @@ pub async fn statement<S: ChaincodeStub>(
     home: &str,
     month: &str,
 ) -> ContractResult<Statement> {
-    if !is_month(month) {
-        return Err(bad_request(format!("month must be YYYY-MM, got {month:?}")));
-    }
+    validate_pair(host, home, month)?;
     club(ctx, host).await?;
     club(ctx, home).await?;
     let rows = ctx
@@ -71,6 +72,7 @@ pub async fn statement<S: ChaincodeStub>(
         total_minor: 0,
         currency: String::new(),
         visit_ids: Vec::new(),
+        open_visit_ids: Vec::new(),
     };
     for row in rows {
         let (_, parts) = chaincode_shim::stub::split_composite_key(&row.key)?;
@@ -79,11 +81,16 @@ pub async fn statement<S: ChaincodeStub>(
         let Some(visit) = ctx.get::<Visit>(&key).await? else {
             continue;
         };
-        if visit.home_club != home
-            || visit.status != "checked_out"
-            || visit.settlement != "bill_home_club"
-        {
+        if visit.home_club != home || visit.settlement != "bill_home_club" {
             continue;
+        }
+        match visit.status.as_str() {
+            "checked_out" => {}
+            "checked_in" | "disputed" => {
+                statement.open_visit_ids.push(visit.visit_id);
+                continue;
+            }
+            _ => continue,
         }
         if !statement.currency.is_empty() && statement.currency != visit.currency {
             return Err(conflict(format!(
@@ -104,6 +111,7 @@ pub async fn record<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     input: SettlementInput,
 ) -> ContractResult<Settlement> {
+    validate_pair(&input.host_club, &input.home_club, &input.month)?;
     validate_text("reference", &input.reference, 200)?;
     let own = ctx
         .caller
@@ -115,23 +123,33 @@ pub async fn record<S: ChaincodeStub>(
             input.host_club, input.home_club
         )));
     }
-    let key = ctx.key(
-        SETTLEMENT,
-        &[&input.host_club, &input.home_club, &input.month],
-    )?;
-    if ctx.get::<Settlement>(&key).await?.is_some() {
+    acting_club(ctx, &[Role::ClubAdmin], "RecordSettlement").await?;
+    if let Some(existing) = settled(ctx, &input.host_club, &input.home_club, &input.month).await? {
         return Err(conflict(format!(
-            "{} owed by {} for {} is already settled",
-            input.host_club, input.home_club, input.month
+            "{} owed by {} for {} is already settled (reference {})",
+            input.host_club, input.home_club, input.month, existing.reference
         )));
     }
     let statement = statement(ctx, &input.host_club, &input.home_club, &input.month).await?;
+    if !statement.open_visit_ids.is_empty() {
+        return Err(conflict(format!(
+            "{} owed by {} for {} cannot be settled yet: {} visits are still checked in or disputed",
+            input.host_club,
+            input.home_club,
+            input.month,
+            statement.open_visit_ids.len()
+        )));
+    }
     if statement.visit_count == 0 {
         return Err(conflict(format!(
             "there is nothing to settle between {} and {} for {}",
             input.host_club, input.home_club, input.month
         )));
     }
+    let key = ctx.key(
+        SETTLEMENT,
+        &[&input.host_club, &input.home_club, &input.month],
+    )?;
     let settlement = Settlement {
         host_club: statement.host_club,
         home_club: statement.home_club,
@@ -157,13 +175,33 @@ pub async fn get<S: ChaincodeStub>(
     home: &str,
     month: &str,
 ) -> ContractResult<Settlement> {
-    if !is_month(month) {
-        return Err(bad_request(format!("month must be YYYY-MM, got {month:?}")));
-    }
-    let key = ctx.key(SETTLEMENT, &[host, home, month])?;
-    ctx.get(&key).await?.ok_or_else(|| {
+    validate_pair(host, home, month)?;
+    settled(ctx, host, home, month).await?.ok_or_else(|| {
         not_found(format!(
             "no settlement between {host} and {home} for {month}"
         ))
     })
+}
+
+/// The settlement of a month between two clubs, if it has been recorded.
+pub async fn settled<S: ChaincodeStub>(
+    ctx: &mut Context<'_, S>,
+    host: &str,
+    home: &str,
+    month: &str,
+) -> ContractResult<Option<Settlement>> {
+    let key = ctx.key(SETTLEMENT, &[host, home, month])?;
+    ctx.get(&key).await
+}
+
+fn validate_pair(host: &str, home: &str, month: &str) -> ContractResult<()> {
+    validate_id("host_club", host)?;
+    validate_id("home_club", home)?;
+    if host == home {
+        return Err(bad_request("host_club and home_club must differ"));
+    }
+    if !is_month(month) {
+        return Err(bad_request(format!("month must be YYYY-MM, got {month:?}")));
+    }
+    Ok(())
 }

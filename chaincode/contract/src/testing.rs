@@ -1,6 +1,8 @@
 //! An in-memory ledger and stub with a Fabric peer's semantics, for unit tests, fuzzing and benchmarks:
 //! reads see only committed state (no read-your-own-writes), an empty put deletes, ranges are in key order,
-//! history is kept per key, and a transaction's writes commit only when it succeeds.
+//! paginated queries are refused in a transaction that writes, history is kept per key (newest first),
+//! the last event set wins, and a transaction commits only when it succeeded and the keys it read are
+//! unchanged (MVCC; unlike a peer, range queries are not re-validated).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,8 @@ use crate::ReciprocalContract;
 pub struct FakeLedger {
     state: BTreeMap<String, Vec<u8>>,
     history: BTreeMap<String, Vec<KeyModification>>,
+    /// The transaction that last wrote each key (the version MVCC compares).
+    versions: BTreeMap<String, u64>,
     transactions: u64,
 }
 
@@ -30,6 +34,22 @@ pub struct FakeStub<'a> {
     transient: BTreeMap<String, Vec<u8>>,
     writes: BTreeMap<String, Option<Vec<u8>>>,
     event: Option<ChaincodeEvent>,
+    events_set: usize,
+    paginated: bool,
+    reads: BTreeMap<String, Option<u64>>,
+}
+
+impl FakeStub<'_> {
+    /// A peer refuses writes in a transaction that ran a paginated query, and the other way round.
+    fn check_write_allowed(&self) -> Result<(), StubError> {
+        if self.paginated {
+            return Err(StubError::NotAllowed(
+                "transaction has already performed a paginated query. Writes are not allowed"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl ChaincodeStub for FakeStub<'_> {
@@ -52,9 +72,12 @@ impl ChaincodeStub for FakeStub<'_> {
         &self.creator
     }
     async fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
+        self.reads
+            .insert(key.to_owned(), self.ledger.versions.get(key).copied());
         Ok(self.ledger.state.get(key).cloned())
     }
     async fn put_state(&mut self, key: &str, value: Vec<u8>) -> Result<(), StubError> {
+        self.check_write_allowed()?;
         if key.is_empty() {
             return Err(StubError::InvalidKey(
                 "key must not be an empty string".to_owned(),
@@ -65,6 +88,12 @@ impl ChaincodeStub for FakeStub<'_> {
         Ok(())
     }
     async fn del_state(&mut self, key: &str) -> Result<(), StubError> {
+        self.check_write_allowed()?;
+        if key.is_empty() {
+            return Err(StubError::InvalidKey(
+                "key must not be an empty string".to_owned(),
+            ));
+        }
         self.writes.insert(key.to_owned(), None);
         Ok(())
     }
@@ -92,6 +121,12 @@ impl ChaincodeStub for FakeStub<'_> {
         page_size: i32,
         bookmark: &str,
     ) -> Result<Page, StubError> {
+        if !self.writes.is_empty() {
+            return Err(StubError::NotAllowed(
+                "paginated queries are only valid for read only transactions".to_owned(),
+            ));
+        }
+        self.paginated = true;
         let from = if bookmark.is_empty() { start } else { bookmark };
         let mut rows = self.get_state_by_range(from, end).await?;
         let size = usize::try_from(page_size.max(1)).unwrap_or(1);
@@ -117,6 +152,7 @@ impl ChaincodeStub for FakeStub<'_> {
                 "event name can not be empty string".to_owned(),
             ));
         }
+        self.events_set += 1;
         self.event = Some(ChaincodeEvent {
             chaincode_id: String::new(),
             tx_id: self.tx_id.clone(),
@@ -157,6 +193,12 @@ impl Actor {
         }
     }
 
+    /// The same caller with a certificate from another MSP.
+    pub fn with_msp(mut self, msp_id: &str) -> Self {
+        self.msp_id = msp_id.to_owned();
+        self
+    }
+
     /// A front desk of `club` in Org1MSP.
     pub fn front_desk(club: &str) -> Self {
         Self {
@@ -174,6 +216,10 @@ pub struct Outcome {
     pub response: Response,
     /// The event, if any.
     pub event: Option<ChaincodeEvent>,
+    /// How many times the transaction set an event (the peer keeps only the last one).
+    pub events_set: usize,
+    /// The read set: each key read with `get_state` and the version read (`None`: absent).
+    pub reads: BTreeMap<String, Option<u64>>,
     /// The writes (key → value, `None` for a delete), committed only on success.
     pub writes: BTreeMap<String, Option<Vec<u8>>>,
 }
@@ -203,10 +249,39 @@ impl FakeNetwork {
         }
     }
 
+    /// The committed state, in key order.
+    pub fn state(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.ledger.state
+    }
+
     /// Runs one transaction as `actor`; commits its writes only if it succeeds.
     pub fn invoke(&mut self, actor: &Actor, args: &[&str]) -> Outcome {
-        let outcome = self.simulate(actor, args);
-        if (200..400).contains(&outcome.response.status) {
+        let args: Vec<Vec<u8>> = args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+        self.invoke_raw(actor, args)
+    }
+
+    /// Like [`FakeNetwork::invoke`], with arguments as bytes (which need not be UTF-8).
+    pub fn invoke_raw(&mut self, actor: &Actor, args: Vec<Vec<u8>>) -> Outcome {
+        let outcome = self.simulate_raw(actor, args);
+        self.commit(&outcome);
+        outcome
+    }
+
+    /// Validates and commits `outcome` as the next transaction, as a committing peer would: nothing is
+    /// committed if the response was an error (status 400 and above is never endorsed) or if a key the
+    /// transaction read has changed since (MVCC read conflict). Returns whether it was committed.
+    pub fn commit(&mut self, outcome: &Outcome) -> bool {
+        if !(200..400).contains(&outcome.response.status) {
+            return false;
+        }
+        let conflict = outcome
+            .reads
+            .iter()
+            .any(|(key, version)| self.ledger.versions.get(key) != version.as_ref());
+        if conflict {
+            return false;
+        }
+        {
             self.ledger.transactions += 1;
             let tx_id = format!("tx{}", self.ledger.transactions);
             for (key, value) in &outcome.writes {
@@ -224,16 +299,37 @@ impl FakeNetwork {
                         is_delete: value.is_none(),
                     });
                 match value {
-                    Some(value) => self.ledger.state.insert(key.clone(), value.clone()),
-                    None => self.ledger.state.remove(key),
-                };
+                    Some(value) => {
+                        self.ledger.state.insert(key.clone(), value.clone());
+                        self.ledger
+                            .versions
+                            .insert(key.clone(), self.ledger.transactions);
+                    }
+                    None => {
+                        self.ledger.state.remove(key);
+                        self.ledger.versions.remove(key);
+                    }
+                }
             }
         }
-        outcome
+        true
     }
 
     /// Runs one transaction without committing anything.
     pub fn simulate(&self, actor: &Actor, args: &[&str]) -> Outcome {
+        let args: Vec<Vec<u8>> = args.iter().map(|arg| arg.as_bytes().to_vec()).collect();
+        self.simulate_raw(actor, args)
+    }
+
+    /// Like [`FakeNetwork::simulate`], with arguments as bytes.
+    pub fn simulate_raw(&self, actor: &Actor, args: Vec<Vec<u8>>) -> Outcome {
+        let mut stub = self.stub(actor, args);
+        let response = block_on(ReciprocalContract.invoke(&mut stub));
+        stub.finish(response)
+    }
+
+    /// The stub of the next transaction, for driving the stub itself.
+    pub fn stub(&self, actor: &Actor, args: Vec<Vec<u8>>) -> FakeStub<'_> {
         let mut attributes = BTreeMap::new();
         if let Some(club) = &actor.club {
             attributes.insert("club".to_owned(), club.clone());
@@ -241,10 +337,10 @@ impl FakeNetwork {
         if let Some(role) = &actor.role {
             attributes.insert("role".to_owned(), role.clone());
         }
-        let mut stub = FakeStub {
+        FakeStub {
             ledger: &self.ledger,
             tx_id: format!("tx{}", self.ledger.transactions + 1),
-            args: args.iter().map(|arg| arg.as_bytes().to_vec()).collect(),
+            args,
             creator: ClientIdentity {
                 msp_id: actor.msp_id.clone(),
                 attributes,
@@ -257,24 +353,147 @@ impl FakeNetwork {
             transient: BTreeMap::new(),
             writes: BTreeMap::new(),
             event: None,
-        };
-        let response = block_on(ReciprocalContract.invoke(&mut stub));
-        Outcome {
-            response,
-            event: stub.event,
-            writes: stub.writes,
+            events_set: 0,
+            paginated: false,
+            reads: BTreeMap::new(),
         }
     }
 }
 
-/// Runs a future that never waits on I/O (the fake stub answers at once) to completion.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let waker = std::task::Waker::noop();
-    let mut context = std::task::Context::from_waker(waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
+impl FakeStub<'_> {
+    /// What the transaction produced, with its `response`.
+    pub fn finish(self, response: Response) -> Outcome {
+        Outcome {
+            response,
+            event: self.event,
+            events_set: self.events_set,
+            reads: self.reads,
+            writes: self.writes,
         }
+    }
+}
+
+/// Runs a transaction to completion without a runtime: the fake stub answers every call at once, so
+/// the future is ready on its first poll.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => {
+            unreachable!("a transaction on the fake stub waited, but the fake stub never waits")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stub_call<T>(future: impl std::future::Future<Output = T>) -> T {
+        block_on(future)
+    }
+
+    /// A ledger holding `a` = 1 and `c` = 3, committed by one transaction.
+    fn ledger() -> FakeNetwork {
+        let mut network = FakeNetwork::at(1_000);
+        let mut outcome = network
+            .stub(&Actor::network_admin(), Vec::new())
+            .finish(chaincode_shim::success(Vec::new()));
+        outcome.writes.insert("a".to_owned(), Some(b"1".to_vec()));
+        outcome.writes.insert("c".to_owned(), Some(b"3".to_vec()));
+        assert!(network.commit(&outcome));
+        network
+    }
+
+    #[test]
+    fn reads_see_committed_state_only_and_an_empty_put_deletes() {
+        let network = ledger();
+        let mut stub = network.stub(&Actor::network_admin(), Vec::new());
+        stub_call(stub.put_state("a", b"2".to_vec())).unwrap();
+        stub_call(stub.put_state("b", b"new".to_vec())).unwrap();
+        assert_eq!(stub_call(stub.get_state("a")).unwrap(), Some(b"1".to_vec()));
+        assert_eq!(stub_call(stub.get_state("b")).unwrap(), None);
+        stub_call(stub.put_state("c", Vec::new())).unwrap();
+        assert!(stub_call(stub.put_state("", b"x".to_vec())).is_err());
+        let outcome = stub.finish(chaincode_shim::success(Vec::new()));
+        assert_eq!(
+            outcome.writes.get("c"),
+            Some(&None),
+            "empty value is a delete"
+        );
+        let mut network = network;
+        assert!(network.commit(&outcome));
+        assert_eq!(network.state().keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn ranges_are_in_key_order_and_paginated_queries_forbid_writes() {
+        let network = ledger();
+        let mut stub = network.stub(&Actor::network_admin(), Vec::new());
+        let all = stub_call(stub.get_state_by_range("", "")).unwrap();
+        assert_eq!(
+            all.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(),
+            ["a", "c"]
+        );
+        let page = stub_call(stub.get_state_by_range_with_pagination("a", "z", 1, "")).unwrap();
+        assert_eq!((page.records.len(), page.bookmark.as_str()), (1, "c"));
+        let next = stub_call(stub.get_state_by_range_with_pagination("a", "z", 1, "c")).unwrap();
+        assert_eq!(
+            (next.records[0].key.as_str(), next.bookmark.as_str()),
+            ("c", "")
+        );
+        assert!(matches!(
+            stub_call(stub.put_state("d", b"4".to_vec())),
+            Err(StubError::NotAllowed(_))
+        ));
+
+        let mut writer = network.stub(&Actor::network_admin(), Vec::new());
+        stub_call(writer.put_state("d", b"4".to_vec())).unwrap();
+        assert!(matches!(
+            stub_call(writer.get_state_by_range_with_pagination("a", "z", 1, "")),
+            Err(StubError::NotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn history_is_newest_first_and_the_last_event_wins() {
+        let mut network = ledger();
+        network.now = 2_000;
+        let mut stub = network.stub(&Actor::network_admin(), Vec::new());
+        stub_call(stub.del_state("a")).unwrap();
+        stub.set_event("First", b"1".to_vec()).unwrap();
+        stub.set_event("Second", b"2".to_vec()).unwrap();
+        assert!(stub.set_event("", Vec::new()).is_err());
+        let outcome = stub.finish(chaincode_shim::success(Vec::new()));
+        assert_eq!(outcome.events_set, 2);
+        assert_eq!(outcome.event.as_ref().unwrap().event_name, "Second");
+        assert!(network.commit(&outcome));
+        let mut reader = network.stub(&Actor::network_admin(), Vec::new());
+        let history = stub_call(reader.get_history_for_key("a")).unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .map(|m| (m.tx_id.as_str(), m.is_delete, m.timestamp.unwrap().seconds))
+                .collect::<Vec<_>>(),
+            [("tx2", true, 2_000), ("tx1", false, 1_000)]
+        );
+    }
+
+    #[test]
+    fn a_stale_read_or_a_failed_response_is_not_committed() {
+        let mut network = ledger();
+        let mut stale = network.stub(&Actor::network_admin(), Vec::new());
+        stub_call(stale.get_state("a")).unwrap();
+        stub_call(stale.put_state("z", b"1".to_vec())).unwrap();
+        let stale = stale.finish(chaincode_shim::success(Vec::new()));
+        let mut overwrite = network.stub(&Actor::network_admin(), Vec::new());
+        stub_call(overwrite.put_state("a", b"9".to_vec())).unwrap();
+        let overwrite = overwrite.finish(chaincode_shim::success(Vec::new()));
+        assert!(network.commit(&overwrite));
+        assert!(!network.commit(&stale));
+        let mut failed = network.stub(&Actor::network_admin(), Vec::new());
+        stub_call(failed.put_state("y", b"1".to_vec())).unwrap();
+        assert!(!network.commit(&failed.finish(chaincode_shim::error(409, "no"))));
+        assert_eq!(network.state().keys().collect::<Vec<_>>(), ["a", "c"]);
     }
 }

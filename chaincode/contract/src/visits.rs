@@ -6,12 +6,13 @@
 
 use chaincode_shim::ChaincodeStub;
 
-use crate::agreements::open_agreement_between;
-use crate::clubs::{club, member};
+use crate::agreements::{latest_agreement_between, open_agreement_between};
+use crate::clubs::{acting_for, club, member};
 use crate::context::{Context, Role};
 use crate::dates::Date;
-use crate::error::{ContractError, ContractResult, bad_request, conflict, forbidden, not_found};
+use crate::error::{ContractError, ContractResult, bad_request, conflict, not_found};
 use crate::model::{Visit, VisitInput, validate_text, validate_uuid};
+use crate::settlement::settled;
 
 /// `\0visit\0<visit_id>\0`.
 pub const VISIT: &str = "visit";
@@ -21,6 +22,9 @@ pub const HOST_INDEX: &str = "hostvisit";
 pub const MEMBER_INDEX: &str = "membervisit";
 /// `\0visitcount\0<member_ref>\0<host>\0<YYYY or YYYY-MM>\0` → visits that count towards quotas.
 pub const COUNTER: &str = "visitcount";
+
+/// Who records visits at a host club.
+const DESK: &[Role] = &[Role::FrontDesk, Role::ClubAdmin];
 
 /// The visit `id`, or 404.
 pub async fn visit<S: ChaincodeStub>(ctx: &mut Context<'_, S>, id: &str) -> ContractResult<Visit> {
@@ -88,6 +92,31 @@ async fn write_visit<S: ChaincodeStub>(
     Ok(())
 }
 
+/// Days a visit may be recorded after it took place (a front desk catching up from paper).
+pub const LATE_RECORDING_DAYS: i64 = 30;
+
+/// A visit is recorded on its day: at most one day ahead of the UTC date (clubs east of UTC reach a
+/// date first) and at most [`LATE_RECORDING_DAYS`] late.
+fn check_recording_window<S: ChaincodeStub>(
+    ctx: &Context<'_, S>,
+    date: Date,
+    text: &str,
+) -> ContractResult<()> {
+    if date > ctx.today.plus_days(1) {
+        return Err(bad_request(format!(
+            "visit_date {text} is in the future (the transaction date is {} UTC)",
+            ctx.today
+        )));
+    }
+    if date < ctx.today.plus_days(-LATE_RECORDING_DAYS) {
+        return Err(bad_request(format!(
+            "visit_date {text} is more than {LATE_RECORDING_DAYS} days ago (the transaction date is {} UTC)",
+            ctx.today
+        )));
+    }
+    Ok(())
+}
+
 /// Returns the stored visit when `input` repeats it exactly, 409 when the id is taken by other content.
 async fn idempotent<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
@@ -126,23 +155,13 @@ pub async fn check_in<S: ChaincodeStub>(
     if input.reason.is_some() {
         return Err(bad_request("reason is only for RefuseVisit"));
     }
-    ctx.caller.require_club(
-        &input.host_club,
-        &[Role::FrontDesk, Role::ClubAdmin],
-        "CheckIn",
-    )?;
+    let host = acting_for(ctx, &input.host_club, DESK, "CheckIn").await?;
     if let Some(existing) = idempotent(ctx, &input, false).await? {
         return Ok(existing);
     }
+    check_recording_window(ctx, date, &input.visit_date)?;
     let refuse = |reason: String| conflict(format!("check-in refused: {reason}"));
 
-    let host = club(ctx, &input.host_club).await?;
-    if host.msp_id != ctx.caller.msp_id {
-        return Err(forbidden(format!(
-            "CheckIn: club {} belongs to {}, not {}",
-            host.id, host.msp_id, ctx.caller.msp_id
-        )));
-    }
     let anchor = member(ctx, &input.member_ref).await?;
     if anchor.home_club == host.id {
         return Err(bad_request(format!(
@@ -157,15 +176,22 @@ pub async fn check_in<S: ChaincodeStub>(
     if home.status != "active" {
         return Err(refuse(format!("home club {} is {}", home.id, home.status)));
     }
-    let agreement = open_agreement_between(ctx, &host.id, &home.id)
+    let agreement = latest_agreement_between(ctx, &host.id, &home.id)
         .await?
-        .filter(|agreement| agreement.effective_status == "active")
         .ok_or_else(|| {
             refuse(format!(
-                "no active agreement between {} and {}",
+                "there is no agreement between {} and {}",
                 home.id, host.id
             ))
         })?;
+    // The stored status decides whether the agreement works; expiry and termination are judged against
+    // the visit's date below, so a visit recorded late under a since-expired agreement still counts.
+    if agreement.status != "active" {
+        return Err(refuse(format!(
+            "agreement {} is {}",
+            agreement.id, agreement.status
+        )));
+    }
     let terms = &agreement.terms;
     let (from, until) = (
         Date::parse(&terms.valid_from),
@@ -239,6 +265,14 @@ pub async fn check_in<S: ChaincodeStub>(
         )));
     }
 
+    if terms.settlement == "bill_home_club"
+        && let Some(settled) = settled(ctx, &host.id, &home.id, &date.month_key()).await?
+    {
+        return Err(refuse(format!(
+            "{} is already settled between {} and {} (reference {})",
+            settled.month, host.id, home.id, settled.reference
+        )));
+    }
     let fee_minor = terms.fee.per_visit_minor + u64::from(input.guests) * terms.fee.per_guest_minor;
     let visit = Visit {
         visit_id: input.visit_id,
@@ -298,15 +332,11 @@ pub async fn refuse<S: ChaincodeStub>(
         .clone()
         .ok_or_else(|| bad_request("reason is required to refuse a visit"))?;
     validate_text("reason", &reason, 500)?;
-    ctx.caller.require_club(
-        &input.host_club,
-        &[Role::FrontDesk, Role::ClubAdmin],
-        "RefuseVisit",
-    )?;
+    let host = acting_for(ctx, &input.host_club, DESK, "RefuseVisit").await?;
     if let Some(existing) = idempotent(ctx, &input, true).await? {
         return Ok(existing);
     }
-    let host = club(ctx, &input.host_club).await?;
+    check_recording_window(ctx, date, &input.visit_date)?;
     let anchor = member(ctx, &input.member_ref).await?;
     let agreement = open_agreement_between(ctx, &host.id, &anchor.home_club).await?;
     let visit = Visit {
@@ -345,11 +375,11 @@ async fn transition<S: ChaincodeStub>(
 ) -> ContractResult<Visit> {
     let visit = visit(ctx, id).await?;
     let club = if host_side {
-        &visit.host_club
+        visit.host_club.clone()
     } else {
-        &visit.home_club
+        visit.home_club.clone()
     };
-    ctx.caller.require_club(club, roles, action)?;
+    acting_for(ctx, &club, roles, action).await?;
     if !from.contains(&visit.status.as_str()) {
         return Err(conflict(format!(
             "{action}: visit {id} is {}",
@@ -357,6 +387,16 @@ async fn transition<S: ChaincodeStub>(
         )));
     }
     Ok(visit)
+}
+
+/// The date of a stored visit (validated when it was written).
+fn stored_date(visit: &Visit) -> ContractResult<Date> {
+    Date::parse(&visit.visit_date).ok_or_else(|| {
+        ContractError::Ledger(format!(
+            "stored visit {} has an invalid date {:?}",
+            visit.visit_id, visit.visit_date
+        ))
+    })
 }
 
 async fn save<S: ChaincodeStub>(
@@ -375,8 +415,7 @@ pub async fn check_out<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     id: &str,
 ) -> ContractResult<Visit> {
-    let roles = [Role::FrontDesk, Role::ClubAdmin];
-    let mut visit = transition(ctx, id, "CheckOut", true, &roles, &["checked_in"]).await?;
+    let mut visit = transition(ctx, id, "CheckOut", true, DESK, &["checked_in"]).await?;
     visit.status = "checked_out".to_owned();
     save(ctx, &mut visit, "VisitCheckedOut").await?;
     Ok(visit)
@@ -389,10 +428,8 @@ pub async fn cancel<S: ChaincodeStub>(
     reason: &str,
 ) -> ContractResult<Visit> {
     validate_text("reason", reason, 500)?;
-    let roles = [Role::FrontDesk, Role::ClubAdmin];
-    let mut visit = transition(ctx, id, "CancelVisit", true, &roles, &["checked_in"]).await?;
-    let date = Date::parse(&visit.visit_date)
-        .ok_or_else(|| ContractError::Ledger(format!("visit {id} has an invalid date")))?;
+    let mut visit = transition(ctx, id, "CancelVisit", true, DESK, &["checked_in"]).await?;
+    let date = stored_date(&visit)?;
     for key in counter_keys(ctx, &visit, date)? {
         let count = counter(ctx, &key).await?;
         set_counter(ctx, &key, count.saturating_sub(1)).await?;
@@ -419,6 +456,15 @@ pub async fn dispute<S: ChaincodeStub>(
         &["checked_in", "checked_out"],
     )
     .await?;
+    if visit.settlement == "bill_home_club" {
+        let month = stored_date(&visit)?.month_key();
+        if let Some(settled) = settled(ctx, &visit.host_club, &visit.home_club, &month).await? {
+            return Err(conflict(format!(
+                "DisputeVisit: visit {id} was settled with {} (reference {})",
+                settled.month, settled.reference
+            )));
+        }
+    }
     visit.status = "disputed".to_owned();
     visit.reason = Some(reason.to_owned());
     save(ctx, &mut visit, "VisitDisputed").await?;

@@ -264,16 +264,28 @@ pub async fn serve_with_listener<C: Chaincode>(
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
     // Our own listener bypasses the builder's TCP settings: set TCP_NODELAY on accepted sockets here.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (signalled, signal) = tokio::sync::oneshot::channel::<()>();
     let stop = async move {
         shutdown.await;
         tracing::info!("Shutting down: draining transactions in flight");
         let _ = drain.send(true);
-        // Streams close once their transactions are done; do not wait forever for a stuck one.
-        tokio::time::sleep(DRAIN_GRACE).await;
+        let _ = signalled.send(());
     };
     let served = builder
         .add_service(server)
         .serve_with_incoming_shutdown(incoming, stop);
-    served.await?;
+    tokio::pin!(served);
+    // Streams close once their transactions are done; do not wait forever for a stuck one.
+    let grace = async {
+        if signal.await.is_ok() {
+            tokio::time::sleep(DRAIN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = &mut served => served?,
+        () = grace => tracing::warn!("Drain grace period elapsed; closing remaining streams"),
+    }
     Ok(())
 }

@@ -135,6 +135,8 @@ pub struct MspFolder {
     pub tls_ca_certs: Vec<Vec<u8>>,
     /// TLS intermediate CA certificates (DER).
     pub tls_intermediate_certs: Vec<Vec<u8>>,
+    /// Legacy explicit admin certificates from `admincerts/` (DER); empty in NodeOU-era folders.
+    pub admin_certs: Vec<Vec<u8>>,
     /// NodeOU settings.
     pub node_ous: NodeOus,
     /// The signing certificate (PEM) and its file, when the folder has one.
@@ -279,6 +281,7 @@ impl MspFolder {
         let intermediate_certs = certificates_in(&dir.join("intermediatecerts"))?;
         let tls_ca_certs = certificates_in(&dir.join("tlscacerts"))?;
         let tls_intermediate_certs = certificates_in(&dir.join("tlsintermediatecerts"))?;
+        let admin_certs = certificates_in(&dir.join("admincerts"))?;
         let node_ous = parse_node_ous(&dir.join("config.yaml"))?;
 
         let signcert_files = files(&dir.join("signcerts"))?;
@@ -319,6 +322,7 @@ impl MspFolder {
             intermediate_certs,
             tls_ca_certs,
             tls_intermediate_certs,
+            admin_certs,
             node_ous,
             signcert,
             key_file,
@@ -352,8 +356,18 @@ impl MspFolder {
         self.tls_ca_certs.iter().map(|der| to_pem(der)).collect()
     }
 
-    /// The NodeOU roles a certificate's OUs give it under this MSP's config.yaml.
+    /// The roles a certificate has in this MSP: those its OUs give it under config.yaml's NodeOUs, plus
+    /// `Admin` when it is listed in the legacy `admincerts/` (Fabric still honours those next to NodeOUs).
     pub fn roles(&self, certificate: &CertificateInfo) -> Vec<NodeRole> {
+        let mut roles = self.ou_roles(certificate);
+        if !roles.contains(&NodeRole::Admin) && self.admin_certs.contains(&certificate.der) {
+            roles.push(NodeRole::Admin);
+        }
+        roles
+    }
+
+    /// The roles given by the certificate's OUs alone, in client, peer, admin, orderer order.
+    fn ou_roles(&self, certificate: &CertificateInfo) -> Vec<NodeRole> {
         let ous = &self.node_ous;
         let mut roles = Vec::new();
         for (role, ou) in [
@@ -376,14 +390,26 @@ impl MspFolder {
 
     /// Validates a PEM certificate against this MSP as Fabric does: issued (directly or through an
     /// intermediate) by one of its CAs, currently valid, and — with NodeOUs enabled — carrying exactly one
-    /// NodeOU role, which is returned.
+    /// NodeOU role, which is returned (`None` when the MSP does not use NodeOUs).
     pub fn validate_certificate(&self, cert_pem: &[u8]) -> Result<Option<NodeRole>, MspError> {
-        let invalid = |reason: String| MspError::InvalidIdentity(reason);
-        let info = CertificateInfo::from_pem(cert_pem).map_err(|e| invalid(e.to_string()))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs() as i64);
-        if info.is_expired_at(now) {
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            });
+        self.validate_certificate_at(cert_pem, now)
+    }
+
+    /// [`validate_certificate`](Self::validate_certificate) as of `unix_seconds` rather than now, so an
+    /// emulator or a test can judge a certificate at the time a transaction claims.
+    pub fn validate_certificate_at(
+        &self,
+        cert_pem: &[u8],
+        unix_seconds: i64,
+    ) -> Result<Option<NodeRole>, MspError> {
+        let invalid = |reason: String| MspError::InvalidIdentity(reason);
+        let info = CertificateInfo::from_pem(cert_pem).map_err(|e| invalid(e.to_string()))?;
+        if info.is_expired_at(unix_seconds) {
             return Err(invalid(format!(
                 "certificate of {} is expired or not yet valid",
                 info.subject
@@ -398,7 +424,8 @@ impl MspFolder {
         if !self.node_ous.enabled {
             return Ok(None);
         }
-        match self.roles(&info).as_slice() {
+        // Fabric counts OU roles only: an admincerts entry does not make a second role.
+        match self.ou_roles(&info).as_slice() {
             [role] => Ok(Some(*role)),
             [] => Err(invalid(format!(
                 "certificate of {} carries none of the NodeOU roles of {}",

@@ -10,13 +10,13 @@ use ring::signature::{
 };
 
 /// The order n of the P-256 group, big-endian.
-const P256_ORDER: [u8; 32] = [
+pub const P256_ORDER: [u8; 32] = [
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
 /// n/2 for P-256, big-endian: the largest `s` Fabric accepts.
-const P256_HALF_ORDER: [u8; 32] = [
+pub const P256_HALF_ORDER: [u8; 32] = [
     0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
     0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
 ];
@@ -104,15 +104,31 @@ impl Signer for EcdsaP256Signer {
             .key
             .sign(&self.rng, message)
             .map_err(|error| SignError::Failed(error.to_string()))?;
-        let (r, s) = fixed.as_ref().split_at(32);
-        let mut s: [u8; 32] = s
-            .try_into()
-            .map_err(|_| SignError::Failed("unexpected signature length".to_owned()))?;
-        if s > P256_HALF_ORDER {
-            s = subtract(&P256_ORDER, &s);
-        }
-        Ok(encode_der(r, &s))
+        low_s_der_from_fixed(fixed.as_ref())
     }
+}
+
+/// The low-S DER signature for a fixed-size `r ‖ s` (64 bytes, big-endian), the form ring and PKCS#11
+/// tokens return; a hardware or remote [`Signer`] finishes with this.
+pub fn low_s_der_from_fixed(fixed: &[u8]) -> Result<Vec<u8>, SignError> {
+    let wrong_length = || {
+        SignError::Failed(format!(
+            "a P-256 r ‖ s signature is 64 bytes, got {}",
+            fixed.len()
+        ))
+    };
+    let (r, s) = fixed.split_first_chunk::<32>().ok_or_else(wrong_length)?;
+    let mut s: [u8; 32] = (*s).try_into().map_err(|_| wrong_length())?;
+    if s > P256_HALF_ORDER {
+        s = subtract(&P256_ORDER, &s);
+    }
+    Ok(encode_der(r, &s))
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` exactly as given, without low-S normalisation (use
+/// [`normalize_low_s`] or [`low_s_der_from_fixed`] for something Fabric accepts).
+pub fn encode_der_signature(r: &[u8; 32], s: &[u8; 32]) -> Vec<u8> {
+    encode_der(r, s)
 }
 
 /// `a − b` for 256-bit big-endian numbers with a ≥ b.
@@ -211,6 +227,12 @@ pub fn is_low_s(der: &[u8]) -> Result<bool, VerifyError> {
 /// The low-S twin of a DER signature (unchanged if it already is low-S).
 pub fn normalize_low_s(der: &[u8]) -> Result<Vec<u8>, VerifyError> {
     let (r, s) = parse_der_signature(der)?;
+    if s >= P256_ORDER {
+        // n − s would wrap: no valid signature has such an s.
+        return Err(VerifyError::Malformed(
+            "s is not below the P-256 group order".to_owned(),
+        ));
+    }
     let s = if s > P256_HALF_ORDER {
         subtract(&P256_ORDER, &s)
     } else {
@@ -312,5 +334,23 @@ mod tests {
             );
         }
         assert!(EcdsaP256Signer::from_pkcs8_der(b"not a key").is_err());
+        assert!(matches!(
+            normalize_low_s(&encode_der(&[1; 32], &[0xff; 32])),
+            Err(VerifyError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn fixed_signatures_become_low_s_der() {
+        let r = [7u8; 32];
+        let mut high = [0u8; 64];
+        high[..32].copy_from_slice(&r);
+        high[32..].copy_from_slice(&subtract(&P256_ORDER, &[3; 32]));
+        let der = low_s_der_from_fixed(&high).unwrap();
+        assert_eq!(parse_der_signature(&der).unwrap(), (r, [3; 32]));
+        assert!(matches!(
+            low_s_der_from_fixed(&high[..63]),
+            Err(SignError::Failed(message)) if message.contains("got 63")
+        ));
     }
 }
