@@ -213,52 +213,24 @@ fn check_request(peer: &Peer, envelope: &Envelope) -> Result<SeekInfo, BlockStat
 /// their payloads.
 pub fn filtered(channel_id: &str, block: &common::Block) -> FilteredBlock {
     let number = block.header.as_ref().map_or(0, |header| header.number);
-    let filter = block
-        .metadata
-        .as_ref()
-        .and_then(|metadata| metadata.metadata.get(2))
-        .cloned()
-        .unwrap_or_default();
-    let envelopes = block
-        .data
-        .as_ref()
-        .map(|data| data.data.as_slice())
-        .unwrap_or_default();
-    let filtered_transactions = envelopes
-        .iter()
-        .enumerate()
-        .filter_map(|(index, envelope)| {
-            let envelope = Envelope::decode(envelope.as_slice()).ok()?;
-            let payload = Payload::decode(envelope.payload.as_slice()).ok()?;
-            let channel_header =
-                ChannelHeader::decode(payload.header.as_ref()?.channel_header.as_slice()).ok()?;
-            let code = filter.get(index).map_or(254, |code| i32::from(*code));
-            let actions = crate::ledger::chaincode_action_of(
-                &Envelope {
-                    payload: envelope.payload.clone(),
-                    signature: Vec::new(),
-                }
-                .encode_to_vec(),
-            )
-            .and_then(|(_, action)| {
-                let mut event =
-                    fabric_protos::protos::ChaincodeEvent::decode(action.events.as_slice()).ok()?;
-                if event.event_name.is_empty() {
-                    return None;
-                }
+    let filtered_transactions = fabric_sdk::block::transaction_effects(block)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|tx| {
+            let actions = tx.event.map(|mut event| {
                 event.payload.clear();
-                Some(FilteredTransactionActions {
+                FilteredTransactionActions {
                     chaincode_actions: vec![FilteredChaincodeAction {
                         chaincode_event: Some(event),
                     }],
-                })
+                }
             });
-            Some(FilteredTransaction {
-                txid: channel_header.tx_id,
-                r#type: channel_header.r#type,
-                tx_validation_code: code,
+            FilteredTransaction {
+                txid: tx.channel_header.tx_id,
+                r#type: tx.channel_header.r#type,
+                tx_validation_code: tx.validation_code.map_or(254, i32::from),
                 data: actions.map(filtered_transaction::Data::TransactionActions),
-            })
+            }
         })
         .collect();
     FilteredBlock {

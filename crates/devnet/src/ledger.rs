@@ -4,14 +4,11 @@
 use std::path::Path;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
-use fabric_protos::common::{Block, ChannelHeader, Envelope, Payload};
-use fabric_protos::kvrwset::KvrwSet;
-use fabric_protos::protos::{
-    ChaincodeAction, ChaincodeActionPayload, ProposalResponsePayload, Transaction, TxValidationCode,
-};
+use fabric_protos::common::Block;
+use fabric_protos::kvrwset::{KvMetadataWrite, KvWrite};
+use fabric_protos::protos::TxValidationCode;
 use fabric_protos::queryresult::KeyModification;
-use fabric_protos::rwset::TxReadWriteSet;
-use prost::Message;
+use fabric_sdk::block::{TxEffects, transaction_effects};
 use tokio::sync::watch;
 
 use crate::state::{Height, StateUpdate, TxRecord, WorldState};
@@ -185,107 +182,65 @@ fn apply_tx(state: &mut WorldState, height: Height, tx: CommittedTx) {
 /// The transactions of a stored block with their validation codes and, for valid endorser transactions,
 /// their writes.
 pub fn committed_transactions(block: &Block) -> Result<Vec<CommittedTx>, String> {
-    let data = block
-        .data
-        .as_ref()
-        .map(|data| data.data.as_slice())
-        .unwrap_or_default();
-    let filter = block
-        .metadata
-        .as_ref()
-        .and_then(|metadata| metadata.metadata.get(2))
-        .cloned()
-        .unwrap_or_default();
-    let mut transactions = Vec::with_capacity(data.len());
-    for (index, envelope_bytes) in data.iter().enumerate() {
-        let code = filter
-            .get(index)
-            .map_or(TxValidationCode::NotValidated as i32, |code| {
-                i32::from(*code)
-            });
-        let (channel_header, payload) =
-            envelope_header(envelope_bytes).map_err(|reason| format!("tx {index}: {reason}"))?;
-        let updates = if code == TxValidationCode::Valid as i32 && channel_header.r#type == 3 {
-            let (_, rwset) =
-                endorser_action(&payload.data).map_err(|reason| format!("tx {index}: {reason}"))?;
-            writes_of(&rwset).map_err(|reason| format!("tx {index}: {reason}"))?
-        } else {
-            Vec::new()
-        };
-        transactions.push(CommittedTx {
-            tx_id: channel_header.tx_id,
-            code,
-            updates,
-        });
-    }
-    Ok(transactions)
-}
-
-fn envelope_header(envelope_bytes: &[u8]) -> Result<(ChannelHeader, Payload), String> {
-    let envelope = Envelope::decode(envelope_bytes).map_err(|e| format!("Envelope: {e}"))?;
-    let payload =
-        Payload::decode(envelope.payload.as_slice()).map_err(|e| format!("Payload: {e}"))?;
-    let header = payload.header.as_ref().ok_or("Payload without header")?;
-    let channel_header = ChannelHeader::decode(header.channel_header.as_slice())
-        .map_err(|e| format!("ChannelHeader: {e}"))?;
-    Ok((channel_header, payload))
-}
-
-fn endorser_action(transaction_bytes: &[u8]) -> Result<(ChaincodeAction, TxReadWriteSet), String> {
-    let transaction =
-        Transaction::decode(transaction_bytes).map_err(|e| format!("Transaction: {e}"))?;
-    let action = transaction
-        .actions
-        .first()
-        .ok_or("Transaction without actions")?;
-    let action_payload = ChaincodeActionPayload::decode(action.payload.as_slice())
-        .map_err(|e| format!("ChaincodeActionPayload: {e}"))?;
-    let endorsed = action_payload
-        .action
-        .ok_or("ChaincodeActionPayload without action")?;
-    let response_payload =
-        ProposalResponsePayload::decode(endorsed.proposal_response_payload.as_slice())
-            .map_err(|e| format!("ProposalResponsePayload: {e}"))?;
-    let chaincode_action = ChaincodeAction::decode(response_payload.extension.as_slice())
-        .map_err(|e| format!("ChaincodeAction: {e}"))?;
-    let rwset = TxReadWriteSet::decode(chaincode_action.results.as_slice())
-        .map_err(|e| format!("TxReadWriteSet: {e}"))?;
-    Ok((chaincode_action, rwset))
-}
-
-fn writes_of(rwset: &TxReadWriteSet) -> Result<Vec<StateUpdate>, String> {
-    let mut updates = Vec::new();
-    for namespace_set in &rwset.ns_rwset {
-        let kv =
-            KvrwSet::decode(namespace_set.rwset.as_slice()).map_err(|e| format!("KVRWSet: {e}"))?;
-        let namespace = &namespace_set.namespace;
-        for write in kv.writes {
-            updates.push(if write.is_delete {
-                StateUpdate::Delete {
-                    namespace: namespace.clone(),
-                    key: write.key,
-                }
+    Ok(transaction_effects(block)?
+        .into_iter()
+        .map(|tx| CommittedTx {
+            code: tx
+                .validation_code
+                .map_or(TxValidationCode::NotValidated as i32, i32::from),
+            updates: if tx.is_valid() {
+                updates_of(&tx)
             } else {
-                StateUpdate::Put {
-                    namespace: namespace.clone(),
-                    key: write.key,
-                    value: write.value,
-                }
-            });
+                Vec::new()
+            },
+            tx_id: tx.channel_header.tx_id,
+        })
+        .collect())
+}
+
+/// The state updates of a transaction's writes, in read-write-set order.
+pub fn updates_of(tx: &TxEffects) -> Vec<StateUpdate> {
+    let mut updates = Vec::new();
+    for (namespace, writes) in &tx.writes {
+        updates.extend(writes.iter().map(|write| state_update(namespace, write)));
+    }
+    for (namespace, metadata_writes) in &tx.metadata_writes {
+        updates.extend(
+            metadata_writes
+                .iter()
+                .map(|metadata| metadata_update(namespace, metadata)),
+        );
+    }
+    updates
+}
+
+/// One write as a state update.
+pub fn state_update(namespace: &str, write: &KvWrite) -> StateUpdate {
+    if write.is_delete {
+        StateUpdate::Delete {
+            namespace: namespace.to_owned(),
+            key: write.key.clone(),
         }
-        for metadata in kv.metadata_writes {
-            updates.push(StateUpdate::Metadata {
-                namespace: namespace.clone(),
-                key: metadata.key,
-                entries: metadata
-                    .entries
-                    .into_iter()
-                    .map(|entry| (entry.name, entry.value))
-                    .collect(),
-            });
+    } else {
+        StateUpdate::Put {
+            namespace: namespace.to_owned(),
+            key: write.key.clone(),
+            value: write.value.clone(),
         }
     }
-    Ok(updates)
+}
+
+/// One metadata write as a state update.
+pub fn metadata_update(namespace: &str, metadata: &KvMetadataWrite) -> StateUpdate {
+    StateUpdate::Metadata {
+        namespace: namespace.to_owned(),
+        key: metadata.key.clone(),
+        entries: metadata
+            .entries
+            .iter()
+            .map(|entry| (entry.name.clone(), entry.value.clone()))
+            .collect(),
+    }
 }
 
 fn modification_at(
@@ -294,43 +249,25 @@ fn modification_at(
     namespace: &str,
     key: &str,
 ) -> Result<KeyModification, String> {
-    let envelope_bytes = block
-        .data
-        .as_ref()
-        .and_then(|data| data.data.get(tx as usize))
-        .ok_or_else(|| format!("no transaction {tx}"))?;
-    let (channel_header, payload) = envelope_header(envelope_bytes)?;
-    let (_, rwset) = endorser_action(&payload.data)?;
-    let write = writes_of(&rwset)?
+    let effects = transaction_effects(block)?
         .into_iter()
-        .filter_map(|update| match update {
-            StateUpdate::Put {
-                namespace: ns,
-                key: k,
-                value,
-            } if ns == namespace && k == key => Some((value, false)),
-            StateUpdate::Delete {
-                namespace: ns,
-                key: k,
-            } if ns == namespace && k == key => Some((Vec::new(), true)),
-            _ => None,
-        })
-        .next_back()
+        .nth(tx as usize)
+        .ok_or_else(|| format!("no transaction {tx}"))?;
+    let write = effects
+        .writes
+        .iter()
+        .filter(|(ns, _)| ns == namespace)
+        .flat_map(|(_, writes)| writes)
+        .rfind(|write| write.key == key)
         .ok_or_else(|| format!("transaction {tx} does not write {key:?}"))?;
     Ok(KeyModification {
-        tx_id: channel_header.tx_id,
-        value: write.0,
-        timestamp: channel_header.timestamp,
-        is_delete: write.1,
+        tx_id: effects.channel_header.tx_id,
+        value: if write.is_delete {
+            Vec::new()
+        } else {
+            write.value.clone()
+        },
+        timestamp: effects.channel_header.timestamp,
+        is_delete: write.is_delete,
     })
-}
-
-/// The `ChaincodeAction` of a valid endorser transaction (for events), if the envelope holds one.
-pub fn chaincode_action_of(envelope_bytes: &[u8]) -> Option<(ChannelHeader, ChaincodeAction)> {
-    let (channel_header, payload) = envelope_header(envelope_bytes).ok()?;
-    if channel_header.r#type != 3 {
-        return None;
-    }
-    let (action, _) = endorser_action(&payload.data).ok()?;
-    Some((channel_header, action))
 }

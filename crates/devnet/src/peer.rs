@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use fabric_protos::common::{self, Envelope, Payload, SignatureHeader};
-use fabric_protos::protos::{ChaincodeEvent, TxValidationCode};
+use fabric_protos::protos::ChaincodeEvent;
 use fabric_sdk::signer::Signer;
 use prost::Message;
 use tokio::sync::mpsc;
@@ -105,26 +105,13 @@ impl Peer {
 /// The chaincode events of the valid transactions of `block` for `chaincode`, with their transaction
 /// index, in block order.
 pub fn valid_events(block: &common::Block, chaincode: &str) -> Vec<(u64, ChaincodeEvent)> {
-    let filter = block
-        .metadata
-        .as_ref()
-        .and_then(|metadata| metadata.metadata.get(2))
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let envelopes = block
-        .data
-        .as_ref()
-        .map(|data| data.data.as_slice())
-        .unwrap_or_default();
-    envelopes
-        .iter()
-        .enumerate()
-        .filter(|(index, _)| filter.get(*index) == Some(&(TxValidationCode::Valid as u8)))
-        .filter_map(|(index, envelope)| {
-            let (_, action) = crate::ledger::chaincode_action_of(envelope)?;
-            let event = ChaincodeEvent::decode(action.events.as_slice()).ok()?;
-            (!event.event_name.is_empty() && event.chaincode_id == chaincode)
-                .then_some((index as u64, event))
+    fabric_sdk::block::transaction_effects(block)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|tx| tx.is_valid())
+        .filter_map(|tx| {
+            let event = tx.event?;
+            (event.chaincode_id == chaincode).then_some((tx.index as u64, event))
         })
         .collect()
 }

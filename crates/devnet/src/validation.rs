@@ -14,6 +14,7 @@ use fabric_protos::rwset::TxReadWriteSet;
 use prost::Message;
 
 use crate::channel_msp::{ChannelMsps, Role};
+use crate::ledger::{metadata_update, state_update};
 use crate::state::{Height, StateUpdate, WorldState};
 
 /// The outcome of validating one transaction of a block.
@@ -213,31 +214,12 @@ fn check(
                 return Err(Code::PhantomReadConflict);
             }
         }
-        for write in &kv.writes {
-            updates.push(if write.is_delete {
-                StateUpdate::Delete {
-                    namespace: namespace.to_owned(),
-                    key: write.key.clone(),
-                }
-            } else {
-                StateUpdate::Put {
-                    namespace: namespace.to_owned(),
-                    key: write.key.clone(),
-                    value: write.value.clone(),
-                }
-            });
-        }
-        for metadata in &kv.metadata_writes {
-            updates.push(StateUpdate::Metadata {
-                namespace: namespace.to_owned(),
-                key: metadata.key.clone(),
-                entries: metadata
-                    .entries
-                    .iter()
-                    .map(|entry| (entry.name.clone(), entry.value.clone()))
-                    .collect(),
-            });
-        }
+        updates.extend(kv.writes.iter().map(|write| state_update(namespace, write)));
+        updates.extend(
+            kv.metadata_writes
+                .iter()
+                .map(|metadata| metadata_update(namespace, metadata)),
+        );
     }
     Ok(updates)
 }

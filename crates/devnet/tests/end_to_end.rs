@@ -39,6 +39,17 @@ async fn submit_evaluate_events_and_deliver() {
     assert_eq!(club["id"], "club-alpha");
     assert_eq!(club["status"], "active");
 
+    // History comes from the blocks that wrote the key.
+    let history = contract
+        .evaluate_transaction("GetHistory", &["club", "club-alpha"])
+        .await
+        .expect("evaluate GetHistory");
+    let history: serde_json::Value = serde_json::from_slice(&history).expect("history JSON");
+    assert_eq!(history.as_array().map(Vec::len), Some(1));
+    assert_eq!(history[0]["tx_id"], submitted.tx_id.as_str());
+    assert_eq!(history[0]["is_delete"], false);
+    assert_eq!(history[0]["value"]["id"], "club-alpha");
+
     let event = events.next().await.expect("an event").expect("event ok");
     assert_eq!(event.transaction_id, submitted.tx_id);
     assert_eq!(event.block_number, submitted.block_number);

@@ -3,7 +3,7 @@
 //! display them.
 
 use fabric_protos::common::{Block, ChannelHeader, Envelope, HeaderType, Payload};
-use fabric_protos::kvrwset::{KvWrite, KvrwSet};
+use fabric_protos::kvrwset::{KvMetadataWrite, KvWrite, KvrwSet};
 use fabric_protos::protos::{
     ChaincodeAction, ChaincodeActionPayload, ChaincodeEvent, ProposalResponsePayload, Transaction,
 };
@@ -25,6 +25,8 @@ pub struct TxEffects {
     pub action: Option<ChaincodeAction>,
     /// Writes per namespace, in read-write-set order.
     pub writes: Vec<(String, Vec<KvWrite>)>,
+    /// Metadata writes (e.g. key-level endorsement policies) per namespace.
+    pub metadata_writes: Vec<(String, Vec<KvMetadataWrite>)>,
     /// The chaincode event, if one was set.
     pub event: Option<ChaincodeEvent>,
 }
@@ -73,6 +75,7 @@ fn effects_of(
         validation_code,
         action: None,
         writes: Vec::new(),
+        metadata_writes: Vec::new(),
         event: None,
     };
     if effects.channel_header.r#type != HeaderType::EndorserTransaction as i32 {
@@ -95,6 +98,11 @@ fn effects_of(
     let rwset: TxReadWriteSet = decode(&chaincode_action.results, "TxReadWriteSet")?;
     for namespace in rwset.ns_rwset {
         let kv: KvrwSet = decode(&namespace.rwset, "KVRWSet")?;
+        if !kv.metadata_writes.is_empty() {
+            effects
+                .metadata_writes
+                .push((namespace.namespace.clone(), kv.metadata_writes));
+        }
         effects.writes.push((namespace.namespace, kv.writes));
     }
     if !chaincode_action.events.is_empty() {
