@@ -75,7 +75,15 @@ fn visit(i: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_check_ins_conflict_and_the_quota_stays_exact() {
-    let network = TestNetwork::start("quota").await;
+    // A generous block timeout puts all simultaneous check-ins in one block, however slow the machine.
+    let network = TestNetwork::start_with(
+        "quota",
+        devnet::orderer::BatchConfig {
+            max_transactions: 100,
+            timeout: Duration::from_millis(300),
+        },
+    )
+    .await;
     seed(&network, 3).await;
     let desk = Arc::new(network.gateway("frontdesk-beta").await);
 
