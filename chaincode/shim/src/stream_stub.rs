@@ -231,19 +231,22 @@ impl StreamStub {
         collection: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
-        validate_collection(collection)?;
-        let request = GetState {
-            key: key.to_owned(),
-            collection: collection.to_owned(),
-        }
-        .encode_to_vec();
-        let value = self.call(Type::GetState, request).await?;
-        Ok((!value.is_empty()).then_some(value))
+        self.private_read(Type::GetState, collection, key).await
     }
 
     /// The hash of `key`'s value in `collection` (readable without membership of the collection).
     pub async fn get_private_data_hash(
         &mut self,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        self.private_read(Type::GetPrivateDataHash, collection, key)
+            .await
+    }
+
+    async fn private_read(
+        &mut self,
+        kind: Type,
         collection: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StubError> {
@@ -253,8 +256,8 @@ impl StreamStub {
             collection: collection.to_owned(),
         }
         .encode_to_vec();
-        let hash = self.call(Type::GetPrivateDataHash, request).await?;
-        Ok((!hash.is_empty()).then_some(hash))
+        let value = self.call(kind, request).await?;
+        Ok((!value.is_empty()).then_some(value))
     }
 
     /// Writes `key` in private data `collection`.
