@@ -91,6 +91,8 @@ pub(crate) async fn handle_stream<C, S>(
                 tracing::info!(chaincode_id = %chaincode_id, "Registered with peer");
             }
             (State::Ready, Type::Transaction | Type::Init) => {
+                // Read the flag itself: the change notification may not have been seen yet.
+                draining = draining || *shutdown.borrow();
                 if draining {
                     let text = "chaincode is shutting down".as_bytes().to_vec();
                     let _ = outbound
@@ -120,9 +122,12 @@ pub(crate) async fn handle_stream<C, S>(
                     .unwrap_or_else(PoisonError::into_inner)
                     .get(&key)
                     .cloned();
-                match route {
-                    Some(route) => {
-                        let _ = route.send(received).await;
+                // A transaction has at most one request outstanding, so its queue has room for the one
+                // answer; never wait here, or one misbehaving answer would stall every transaction.
+                match route.map(|route| route.try_send(received)) {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) => {
+                        tracing::warn!(txid = %key.1, channel = %key.0, "Unexpected answer for a transaction with no pending request")
                     }
                     None => {
                         tracing::warn!(txid = %key.1, channel = %key.0, "Answer for an unknown transaction")
@@ -253,12 +258,22 @@ async fn run_transaction<C: Chaincode>(
             )
         }
     };
-    let mut completed = message(
-        Type::Completed,
-        response.encode_to_vec(),
-        &channel_id,
-        &txid,
-    );
+    // Like Fabric's shims, a failed Init is reported as ERROR with the message as text.
+    let mut completed = if kind == Type::Init && response.status >= ERROR {
+        message(
+            Type::Error,
+            response.message.into_bytes(),
+            &channel_id,
+            &txid,
+        )
+    } else {
+        message(
+            Type::Completed,
+            response.encode_to_vec(),
+            &channel_id,
+            &txid,
+        )
+    };
     completed.chaincode_event = event;
     completed
 }

@@ -16,4 +16,6 @@ pub mod stub;
 pub use chaincode::{Chaincode, error, success};
 pub use server::{ENV_HELP, ServerConfig, serve, serve_with_listener};
 pub use stream_stub::StreamStub;
-pub use stub::{ChaincodeStub, ClientIdentity, KeyModification, KeyValue, Page, StubError};
+pub use stub::{
+    ChaincodeStub, ClientIdentity, KeyModification, KeyValue, Page, StubError, VALIDATION_PARAMETER,
+};

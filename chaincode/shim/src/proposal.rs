@@ -107,3 +107,97 @@ fn parse_client_identity(creator: SerializedIdentity) -> ClientIdentity {
         cert_pem: creator.id_bytes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fabric_protos::protos::ChaincodeInput;
+
+    use super::*;
+
+    fn signed_proposal(header_type: HeaderType) -> SignedProposal {
+        let channel_header = ChannelHeader {
+            r#type: header_type as i32,
+            channel_id: "reciprocal".to_owned(),
+            tx_id: "abc123".to_owned(),
+            timestamp: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 5,
+            }),
+            ..Default::default()
+        };
+        let creator = SerializedIdentity {
+            mspid: "Org1MSP".to_owned(),
+            id_bytes: b"not a certificate".to_vec(),
+        };
+        let signature_header = SignatureHeader {
+            creator: creator.encode_to_vec(),
+            nonce: vec![7; 24],
+        };
+        let header = Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: signature_header.encode_to_vec(),
+        };
+        let payload = ChaincodeProposalPayload {
+            input: ChaincodeInput::default().encode_to_vec(),
+            transient_map: [("secret".to_owned(), b"s3".to_vec())].into(),
+        };
+        let proposal = Proposal {
+            header: header.encode_to_vec(),
+            payload: payload.encode_to_vec(),
+            extension: Vec::new(),
+        };
+        SignedProposal {
+            proposal_bytes: proposal.encode_to_vec(),
+            signature: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn decodes_timestamp_creator_and_transient_data() {
+        let context =
+            decode_signed_proposal(&signed_proposal(HeaderType::EndorserTransaction)).unwrap();
+        assert_eq!(context.tx_id, "abc123");
+        assert_eq!(context.channel_id, "reciprocal");
+        assert_eq!(
+            (context.timestamp.seconds, context.timestamp.nanos),
+            (1_800_000_000, 5)
+        );
+        assert_eq!(
+            context.transient.get("secret").map(Vec::as_slice),
+            Some(&b"s3"[..])
+        );
+        assert_eq!(context.creator.msp_id, "Org1MSP");
+        assert_eq!(context.creator.cert_pem, b"not a certificate");
+        // Not a certificate: no subject, but the identity is still usable.
+        assert!(context.creator.subject.is_empty());
+    }
+
+    #[test]
+    fn refuses_other_header_types() {
+        let error = decode_signed_proposal(&signed_proposal(HeaderType::Message)).unwrap_err();
+        assert!(error.to_string().contains("header type"), "{error}");
+    }
+
+    #[test]
+    fn truncated_or_corrupted_bytes_fail_cleanly() {
+        let valid = signed_proposal(HeaderType::EndorserTransaction).proposal_bytes;
+        for length in 0..valid.len() {
+            let truncated = SignedProposal {
+                proposal_bytes: valid[..length].to_vec(),
+                signature: Vec::new(),
+            };
+            // Any outcome but a panic; most prefixes are invalid protobuf.
+            let _ = decode_signed_proposal(&truncated);
+        }
+        let mut flipped = valid.clone();
+        for index in 0..flipped.len() {
+            flipped[index] ^= 0xff;
+            let _ = decode_signed_proposal(&SignedProposal {
+                proposal_bytes: flipped.clone(),
+                signature: Vec::new(),
+            });
+            flipped[index] ^= 0xff;
+        }
+        assert!(decode_signed_proposal(&SignedProposal::default()).is_err());
+    }
+}

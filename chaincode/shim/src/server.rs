@@ -97,21 +97,21 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
 }
 
-fn env(name: &'static str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|value| !value.trim().is_empty())
+/// A variable's value; unset and blank are the same (compose files often set `VAR=`).
+fn lookup_var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name).filter(|value| !value.trim().is_empty())
 }
 
-/// A PEM from `file_variable` (a path) or `pem_variable` (the text itself).
-fn pem_from_env(
+/// A PEM from `pem_variable` (the text itself) or else `file_variable` (a path).
+fn pem_from(
+    lookup: &impl Fn(&str) -> Option<String>,
     file_variable: &'static str,
     pem_variable: &'static str,
 ) -> Result<Option<Vec<u8>>, ConfigError> {
-    if let Some(pem) = env(pem_variable) {
+    if let Some(pem) = lookup_var(lookup, pem_variable) {
         return Ok(Some(pem.into_bytes()));
     }
-    match env(file_variable) {
+    match lookup_var(lookup, file_variable) {
         Some(path) => std::fs::read(&path).map(Some).map_err(|error| ConfigError {
             variable: file_variable,
             problem: format!("cannot read {path}: {error}"),
@@ -123,6 +123,12 @@ fn pem_from_env(
 impl ServerConfig {
     /// Reads the configuration from the environment (see [`ENV_HELP`]).
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration from `lookup` (a variable name to its value), e.g. a map in tests.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = |name: &str| lookup_var(&lookup, name);
         let address_text =
             env("CHAINCODE_SERVER_ADDRESS").unwrap_or_else(|| "0.0.0.0:7052".to_owned());
         let address = address_text.parse().map_err(|error| ConfigError {
@@ -153,23 +159,26 @@ impl ServerConfig {
         let tls = if disabled {
             None
         } else {
-            let cert_pem = pem_from_env("CHAINCODE_TLS_CERT", "CHAINCODE_TLS_CERT_PEM")?.ok_or(
-                ConfigError {
+            let cert_pem = pem_from(&lookup, "CHAINCODE_TLS_CERT", "CHAINCODE_TLS_CERT_PEM")?
+                .ok_or(ConfigError {
                     variable: "CHAINCODE_TLS_CERT",
                     problem:
                         "required when CHAINCODE_TLS_DISABLED=false (or CHAINCODE_TLS_CERT_PEM)"
                             .to_owned(),
-                },
-            )?;
-            let key_pem =
-                pem_from_env("CHAINCODE_TLS_KEY", "CHAINCODE_TLS_KEY_PEM")?.ok_or(ConfigError {
+                })?;
+            let key_pem = pem_from(&lookup, "CHAINCODE_TLS_KEY", "CHAINCODE_TLS_KEY_PEM")?.ok_or(
+                ConfigError {
                     variable: "CHAINCODE_TLS_KEY",
                     problem:
                         "required when CHAINCODE_TLS_DISABLED=false (or CHAINCODE_TLS_KEY_PEM)"
                             .to_owned(),
-                })?;
-            let client_ca_pem =
-                pem_from_env("CHAINCODE_CLIENT_CA_CERT", "CHAINCODE_CLIENT_CA_CERT_PEM")?;
+                },
+            )?;
+            let client_ca_pem = pem_from(
+                &lookup,
+                "CHAINCODE_CLIENT_CA_CERT",
+                "CHAINCODE_CLIENT_CA_CERT_PEM",
+            )?;
             Some(TlsSettings {
                 cert_pem,
                 key_pem,
@@ -288,4 +297,104 @@ pub async fn serve_with_listener<C: Chaincode>(
         () = grace => tracing::warn!("Drain grace period elapsed; closing remaining streams"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ServerConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        ServerConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_need_only_the_package_id() {
+        let defaults = config(&[("CHAINCODE_ID", "reciprocal:abc")]).unwrap();
+        assert_eq!(defaults.address, "0.0.0.0:7052".parse().unwrap());
+        assert_eq!(defaults.chaincode_id, "reciprocal:abc");
+        assert!(defaults.tls.is_none(), "TLS is off unless asked for");
+        // The legacy variable is accepted; CHAINCODE_ID wins when both are set.
+        let legacy = config(&[("CORE_CHAINCODE_ID_NAME", "cc:1")]).unwrap();
+        assert_eq!(legacy.chaincode_id, "cc:1");
+        let both = config(&[("CORE_CHAINCODE_ID_NAME", "cc:1"), ("CHAINCODE_ID", "cc:2")]).unwrap();
+        assert_eq!(both.chaincode_id, "cc:2");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(
+            config(&[("CHAINCODE_ID", " ")]).unwrap_err().variable,
+            "CHAINCODE_ID"
+        );
+        let address = config(&[
+            ("CHAINCODE_ID", "cc:1"),
+            ("CHAINCODE_SERVER_ADDRESS", "localhost"),
+        ])
+        .unwrap_err();
+        assert_eq!(address.variable, "CHAINCODE_SERVER_ADDRESS");
+        assert!(address.problem.contains("\"localhost\""), "{address}");
+        let flag =
+            config(&[("CHAINCODE_ID", "cc:1"), ("CHAINCODE_TLS_DISABLED", "no")]).unwrap_err();
+        assert_eq!(flag.variable, "CHAINCODE_TLS_DISABLED");
+        let tls = [
+            ("CHAINCODE_ID", "cc:1"),
+            ("CHAINCODE_TLS_DISABLED", "false"),
+        ];
+        assert_eq!(config(&tls).unwrap_err().variable, "CHAINCODE_TLS_CERT");
+        let missing_file = config(&[
+            ("CHAINCODE_ID", "cc:1"),
+            ("CHAINCODE_TLS_DISABLED", "FALSE"),
+            ("CHAINCODE_TLS_CERT", "/nonexistent/server.crt"),
+        ])
+        .unwrap_err();
+        assert_eq!(missing_file.variable, "CHAINCODE_TLS_CERT");
+        assert!(missing_file.problem.contains("/nonexistent/server.crt"));
+    }
+
+    #[test]
+    fn tls_material_comes_from_pem_text_or_files() {
+        let dir = std::env::temp_dir().join(format!("shim-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("server.key");
+        std::fs::write(&key_file, "KEY FROM FILE").unwrap();
+        let config = config(&[
+            ("CHAINCODE_ID", "cc:1"),
+            ("CHAINCODE_SERVER_ADDRESS", "127.0.0.1:9999"),
+            ("CHAINCODE_TLS_DISABLED", "false"),
+            ("CHAINCODE_TLS_CERT_PEM", "CERT TEXT"),
+            ("CHAINCODE_TLS_KEY", key_file.to_str().unwrap()),
+            ("CHAINCODE_CLIENT_CA_CERT_PEM", "CA TEXT"),
+        ])
+        .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let tls = config.tls.unwrap();
+        assert_eq!(tls.cert_pem, b"CERT TEXT");
+        assert_eq!(tls.key_pem, b"KEY FROM FILE");
+        assert_eq!(tls.client_ca_pem.as_deref(), Some(&b"CA TEXT"[..]));
+        assert_eq!(config.address.port(), 9999);
+    }
+
+    #[test]
+    fn help_lists_every_variable() {
+        for variable in [
+            "CHAINCODE_SERVER_ADDRESS",
+            "CHAINCODE_ID",
+            "CORE_CHAINCODE_ID_NAME",
+            "CHAINCODE_TLS_DISABLED",
+            "CHAINCODE_TLS_CERT",
+            "CHAINCODE_TLS_CERT_PEM",
+            "CHAINCODE_TLS_KEY",
+            "CHAINCODE_TLS_KEY_PEM",
+            "CHAINCODE_CLIENT_CA_CERT",
+            "CHAINCODE_CLIENT_CA_CERT_PEM",
+        ] {
+            assert!(ENV_HELP.contains(&format!("  {variable} ")), "{variable}");
+        }
+    }
 }

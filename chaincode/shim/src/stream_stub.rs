@@ -8,17 +8,19 @@ use fabric_protos::protos::chaincode_message::Type;
 use fabric_protos::protos::{
     ChaincodeEvent, ChaincodeMessage, DelState, GetHistoryForKey, GetState, GetStateByRange,
     GetStateMetadata, PutState, PutStateMetadata, QueryMetadata, QueryResponse,
-    QueryResponseMetadata, QueryStateNext, StateMetadata, StateMetadataResult,
+    QueryResponseMetadata, QueryStateClose, QueryStateNext, StateMetadata, StateMetadataResult,
 };
 use fabric_protos::queryresult;
 use prost::Message;
 use tokio::sync::mpsc;
 
 use crate::proposal::ProposalContext;
-use crate::stub::{ChaincodeStub, ClientIdentity, KeyModification, KeyValue, Page, StubError};
+use crate::stub::{
+    COMPOSITE_KEY_NAMESPACE, ChaincodeStub, ClientIdentity, KeyModification, KeyValue,
+    MAX_UNICODE_RUNE, Page, StubError, create_composite_key,
+};
 
-/// The metadata key Fabric uses for key-level endorsement policies.
-pub const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
+pub use crate::stub::VALIDATION_PARAMETER;
 
 /// A transaction's stub over the peer stream.
 #[derive(Debug)]
@@ -88,101 +90,110 @@ impl StreamStub {
             .map_err(|e| StubError::Stream(format!("bad QueryResponse: {e}")))
     }
 
-    /// Collects every result of an iterator, fetching further batches with QUERY_STATE_NEXT.
-    async fn drain(&mut self, mut response: QueryResponse) -> Result<Vec<Vec<u8>>, StubError> {
-        let mut results: Vec<Vec<u8>> = Vec::new();
+    /// Reads an iterator's results, fetching further batches with QUERY_STATE_NEXT, up to `limit`. When it
+    /// stops before the peer's iterator is exhausted (limit reached, or a result does not decode), it
+    /// releases the iterator with QUERY_STATE_CLOSE, as a chaincode closing its iterator early does.
+    async fn collect<T>(
+        &mut self,
+        mut response: QueryResponse,
+        limit: usize,
+        decode: impl Fn(&[u8]) -> Result<T, StubError>,
+    ) -> Result<Vec<T>, StubError> {
+        let mut records = Vec::new();
         loop {
-            results.extend(
-                response
-                    .results
-                    .into_iter()
-                    .map(|result| result.result_bytes),
-            );
+            let decoded = response
+                .results
+                .iter()
+                .take(limit - records.len())
+                .map(|result| decode(&result.result_bytes))
+                .collect::<Result<Vec<T>, StubError>>();
+            let done = match decoded {
+                Ok(batch) => {
+                    records.extend(batch);
+                    Ok(records.len() >= limit)
+                }
+                Err(error) => Err(error),
+            };
             if !response.has_more {
-                return Ok(results);
+                return done.map(|_| records);
             }
-            let next = QueryStateNext {
-                id: response.id.clone(),
+            let id = std::mem::take(&mut response.id);
+            if !matches!(done, Ok(false)) {
+                let close = QueryStateClose { id }.encode_to_vec();
+                self.query(Type::QueryStateClose, close).await?;
+                return done.map(|_| records);
             }
-            .encode_to_vec();
-            response = self.query(Type::QueryStateNext, next).await?;
+            response = self
+                .query(Type::QueryStateNext, QueryStateNext { id }.encode_to_vec())
+                .await?;
         }
     }
 
+    /// A range request: the records (at most `limit`) and the first response's metadata (set for pages).
     async fn range(
         &mut self,
+        request: GetStateByRange,
+        limit: usize,
+    ) -> Result<(Vec<KeyValue>, Vec<u8>), StubError> {
+        let mut response = self
+            .query(Type::GetStateByRange, request.encode_to_vec())
+            .await?;
+        let metadata = std::mem::take(&mut response.metadata);
+        let records = self
+            .collect(response, limit, |bytes| {
+                queryresult::Kv::decode(bytes)
+                    .map(|kv| KeyValue {
+                        key: kv.key,
+                        value: kv.value,
+                    })
+                    .map_err(|e| StubError::Stream(format!("bad queryresult.KV: {e}")))
+            })
+            .await?;
+        Ok((records, metadata))
+    }
+
+    /// A range of simple keys: like Fabric's shims, an empty start key begins after the composite-key
+    /// space (keys starting with U+0000), and bounds that start with U+0000 are refused.
+    async fn simple_range(
+        &mut self,
+        collection: &str,
         start: &str,
         end: &str,
-        collection: &str,
         metadata: Vec<u8>,
-    ) -> Result<(Vec<KeyValue>, QueryResponse), StubError> {
-        // Like Fabric's shims: an empty start key begins after the composite-key space (0x00 prefix).
-        let start = if start.is_empty() { "\u{1}" } else { start };
+        limit: usize,
+    ) -> Result<(Vec<KeyValue>, Vec<u8>), StubError> {
+        let start = if start.is_empty() {
+            EMPTY_START_KEY
+        } else {
+            start
+        };
+        validate_range_bounds(start, end)?;
         let request = GetStateByRange {
             start_key: start.to_owned(),
             end_key: end.to_owned(),
             collection: collection.to_owned(),
             metadata,
-        }
-        .encode_to_vec();
-        let response = self.query(Type::GetStateByRange, request).await?;
-        let first = QueryResponse {
-            results: Vec::new(),
-            ..response.clone()
         };
-        let records = self
-            .drain(response)
-            .await?
-            .into_iter()
-            .map(|bytes| {
-                queryresult::Kv::decode(bytes.as_slice())
-                    .map(|kv| KeyValue {
-                        key: kv.key,
-                        value: kv.value,
-                    })
-                    .map_err(|e| StubError::Stream(format!("bad KV: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((records, first))
+        self.range(request, limit).await
     }
 
-    /// The state metadata of `key` (e.g. its key-level endorsement policy).
-    pub async fn get_state_metadata(
+    /// A range over composite keys with `object_type` and leading `attributes`.
+    async fn composite_range(
         &mut self,
-        key: &str,
-    ) -> Result<BTreeMap<String, Vec<u8>>, StubError> {
-        self.metadata_of(key, "").await
-    }
-
-    /// Sets one metadata entry of `key`.
-    pub async fn put_state_metadata(
-        &mut self,
-        key: &str,
-        name: &str,
-        value: Vec<u8>,
-    ) -> Result<(), StubError> {
-        self.set_metadata(key, "", name, value).await
-    }
-
-    /// The key-level endorsement policy of `key` (a serialized `SignaturePolicyEnvelope`), if any.
-    pub async fn get_state_validation_parameter(
-        &mut self,
-        key: &str,
-    ) -> Result<Option<Vec<u8>>, StubError> {
-        Ok(self
-            .get_state_metadata(key)
-            .await?
-            .remove(VALIDATION_PARAMETER))
-    }
-
-    /// Sets the key-level endorsement policy of `key`.
-    pub async fn set_state_validation_parameter(
-        &mut self,
-        key: &str,
-        policy: Vec<u8>,
-    ) -> Result<(), StubError> {
-        self.put_state_metadata(key, VALIDATION_PARAMETER, policy)
-            .await
+        collection: &str,
+        object_type: &str,
+        attributes: &[&str],
+        metadata: Vec<u8>,
+    ) -> Result<(Vec<KeyValue>, Vec<u8>), StubError> {
+        let start = create_composite_key(object_type, attributes)?;
+        let end = format!("{start}{MAX_UNICODE_RUNE}");
+        let request = GetStateByRange {
+            start_key: start,
+            end_key: end,
+            collection: collection.to_owned(),
+            metadata,
+        };
+        self.range(request, usize::MAX).await
     }
 
     async fn metadata_of(
@@ -312,8 +323,65 @@ impl StreamStub {
         end: &str,
     ) -> Result<Vec<KeyValue>, StubError> {
         validate_collection(collection)?;
-        Ok(self.range(start, end, collection, Vec::new()).await?.0)
+        Ok(self
+            .simple_range(collection, start, end, Vec::new(), usize::MAX)
+            .await?
+            .0)
     }
+
+    /// Composite keys of private data `collection` with `object_type` and the leading `attributes`
+    /// (read-only transactions only).
+    pub async fn get_private_data_by_partial_composite_key(
+        &mut self,
+        collection: &str,
+        object_type: &str,
+        attributes: &[&str],
+    ) -> Result<Vec<KeyValue>, StubError> {
+        validate_collection(collection)?;
+        Ok(self
+            .composite_range(collection, object_type, attributes, Vec::new())
+            .await?
+            .0)
+    }
+}
+
+/// What an empty range start key becomes: the first key after the composite-key space.
+const EMPTY_START_KEY: &str = "\u{1}";
+
+fn into_page(range: (Vec<KeyValue>, Vec<u8>)) -> Result<Page, StubError> {
+    let (records, metadata) = range;
+    let metadata = QueryResponseMetadata::decode(metadata.as_slice())
+        .map_err(|e| StubError::Stream(format!("bad QueryResponseMetadata: {e}")))?;
+    Ok(Page {
+        records,
+        fetched_records_count: metadata.fetched_records_count,
+        bookmark: metadata.bookmark,
+    })
+}
+
+fn pagination(page_size: i32, bookmark: &str) -> Result<Vec<u8>, StubError> {
+    if page_size <= 0 {
+        return Err(StubError::NotAllowed(format!(
+            "page size must be positive, got {page_size}"
+        )));
+    }
+    Ok(QueryMetadata {
+        page_size,
+        bookmark: bookmark.to_owned(),
+    }
+    .encode_to_vec())
+}
+
+/// Range bounds of simple keys must not start with U+0000: that prefix belongs to composite keys.
+fn validate_range_bounds(start: &str, end: &str) -> Result<(), StubError> {
+    for key in [start, end] {
+        if key.starts_with(COMPOSITE_KEY_NAMESPACE) {
+            return Err(StubError::InvalidKey(format!(
+                "range key {key:?} starts with U+0000, which is reserved for composite keys"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn validate_collection(collection: &str) -> Result<(), StubError> {
@@ -395,7 +463,22 @@ impl ChaincodeStub for StreamStub {
         start: &str,
         end: &str,
     ) -> Result<Vec<KeyValue>, StubError> {
-        Ok(self.range(start, end, "", Vec::new()).await?.0)
+        Ok(self
+            .simple_range("", start, end, Vec::new(), usize::MAX)
+            .await?
+            .0)
+    }
+
+    async fn get_state_by_range_limited(
+        &mut self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StubError> {
+        Ok(self
+            .simple_range("", start, end, Vec::new(), limit)
+            .await?
+            .0)
     }
 
     async fn get_state_by_range_with_pagination(
@@ -405,24 +488,52 @@ impl ChaincodeStub for StreamStub {
         page_size: i32,
         bookmark: &str,
     ) -> Result<Page, StubError> {
-        if page_size <= 0 {
-            return Err(StubError::NotAllowed(
-                "page size must be positive".to_owned(),
-            ));
-        }
-        let metadata = QueryMetadata {
-            page_size,
-            bookmark: bookmark.to_owned(),
-        }
-        .encode_to_vec();
-        let (records, first) = self.range(start, end, "", metadata).await?;
-        let metadata = QueryResponseMetadata::decode(first.metadata.as_slice())
-            .map_err(|e| StubError::Stream(format!("bad QueryResponseMetadata: {e}")))?;
-        Ok(Page {
-            records,
-            fetched_records_count: metadata.fetched_records_count,
-            bookmark: metadata.bookmark,
-        })
+        let metadata = pagination(page_size, bookmark)?;
+        into_page(
+            self.simple_range("", start, end, metadata, usize::MAX)
+                .await?,
+        )
+    }
+
+    async fn get_state_by_partial_composite_key(
+        &mut self,
+        object_type: &str,
+        attributes: &[&str],
+    ) -> Result<Vec<KeyValue>, StubError> {
+        Ok(self
+            .composite_range("", object_type, attributes, Vec::new())
+            .await?
+            .0)
+    }
+
+    async fn get_state_by_partial_composite_key_with_pagination(
+        &mut self,
+        object_type: &str,
+        attributes: &[&str],
+        page_size: i32,
+        bookmark: &str,
+    ) -> Result<Page, StubError> {
+        let metadata = pagination(page_size, bookmark)?;
+        into_page(
+            self.composite_range("", object_type, attributes, metadata)
+                .await?,
+        )
+    }
+
+    async fn get_state_metadata(
+        &mut self,
+        key: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, StubError> {
+        self.metadata_of(key, "").await
+    }
+
+    async fn put_state_metadata(
+        &mut self,
+        key: &str,
+        name: &str,
+        value: Vec<u8>,
+    ) -> Result<(), StubError> {
+        self.set_metadata(key, "", name, value).await
     }
 
     async fn get_history_for_key(&mut self, key: &str) -> Result<Vec<KeyModification>, StubError> {
@@ -431,20 +542,17 @@ impl ChaincodeStub for StreamStub {
         }
         .encode_to_vec();
         let response = self.query(Type::GetHistoryForKey, request).await?;
-        self.drain(response)
-            .await?
-            .into_iter()
-            .map(|bytes| {
-                queryresult::KeyModification::decode(bytes.as_slice())
-                    .map(|modification| KeyModification {
-                        tx_id: modification.tx_id,
-                        value: modification.value,
-                        timestamp: modification.timestamp,
-                        is_delete: modification.is_delete,
-                    })
-                    .map_err(|e| StubError::Stream(format!("bad KeyModification: {e}")))
-            })
-            .collect()
+        self.collect(response, usize::MAX, |bytes| {
+            queryresult::KeyModification::decode(bytes)
+                .map(|modification| KeyModification {
+                    tx_id: modification.tx_id,
+                    value: modification.value,
+                    timestamp: modification.timestamp,
+                    is_delete: modification.is_delete,
+                })
+                .map_err(|e| StubError::Stream(format!("bad queryresult.KeyModification: {e}")))
+        })
+        .await
     }
 
     fn set_event(&mut self, name: &str, payload: Vec<u8>) -> Result<(), StubError> {

@@ -12,6 +12,8 @@ use std::future::Future;
 pub const COMPOSITE_KEY_NAMESPACE: char = '\u{0}';
 /// Appended to a partial composite key to make the exclusive end of its range.
 pub const MAX_UNICODE_RUNE: char = '\u{10FFFF}';
+/// The metadata key under which Fabric keeps a key-level endorsement policy.
+pub const VALIDATION_PARAMETER: &str = "VALIDATION_PARAMETER";
 
 /// Why a ledger call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,6 +146,80 @@ pub trait ChaincodeStub: Send {
     ) -> impl Future<Output = Result<Vec<KeyModification>, StubError>> + Send;
     /// Sets the transaction's chaincode event (at most one per transaction: the last call wins).
     fn set_event(&mut self, name: &str, payload: Vec<u8>) -> Result<(), StubError>;
+
+    /// The metadata entries of `key` as committed (e.g. its key-level endorsement policy under
+    /// [`VALIDATION_PARAMETER`]). Stubs without metadata support refuse the call.
+    fn get_state_metadata(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<u8>>, StubError>> + Send {
+        let _ = key;
+        async {
+            Err(StubError::NotAllowed(
+                "this stub has no state metadata".to_owned(),
+            ))
+        }
+    }
+
+    /// Sets the metadata of `key` to the single entry `name` = `value`; as on a peer, this replaces
+    /// the key's metadata as a whole. Stubs without metadata support refuse the call.
+    fn put_state_metadata(
+        &mut self,
+        key: &str,
+        name: &str,
+        value: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StubError>> + Send {
+        let _ = (key, name, value);
+        async {
+            Err(StubError::NotAllowed(
+                "this stub has no state metadata".to_owned(),
+            ))
+        }
+    }
+
+    /// The key-level endorsement policy of `key` (a serialized `common.SignaturePolicyEnvelope`), if any.
+    fn get_state_validation_parameter(
+        &mut self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StubError>> + Send {
+        let key = key.to_owned();
+        async move {
+            Ok(self
+                .get_state_metadata(&key)
+                .await?
+                .remove(VALIDATION_PARAMETER))
+        }
+    }
+
+    /// Sets the key-level endorsement policy of `key` (a serialized `common.SignaturePolicyEnvelope`).
+    fn set_state_validation_parameter(
+        &mut self,
+        key: &str,
+        policy: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StubError>> + Send {
+        let key = key.to_owned();
+        async move {
+            self.put_state_metadata(&key, VALIDATION_PARAMETER, policy)
+                .await
+        }
+    }
+
+    /// The first `limit` keys in `[start, end)` (an empty `end` means unbounded), in key order. A
+    /// stream-backed stub stops fetching there and releases the peer's iterator, so the transaction's
+    /// read set covers only what was scanned.
+    fn get_state_by_range_limited(
+        &mut self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<KeyValue>, StubError>> + Send {
+        let (start, end) = (start.to_owned(), end.to_owned());
+        async move {
+            let mut records = self.get_state_by_range(&start, &end).await?;
+            records.truncate(limit);
+            Ok(records)
+        }
+    }
 
     /// All composite keys with `object_type` and the leading `attributes`.
     fn get_state_by_partial_composite_key(

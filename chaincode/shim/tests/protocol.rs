@@ -5,11 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chaincode_driver::{Connection, DriverError, Invocation, LedgerView, MemoryLedger};
+use chaincode_driver::{
+    Connection, DriverError, Invocation, LedgerView, MemoryLedger, RangeReadsBuilder,
+};
 use chaincode_shim::server::{ServerConfig, TlsSettings, serve_with_listener};
 use chaincode_shim::{Chaincode, ChaincodeStub, error, success};
-use fabric_protos::kvrwset::{KvrwSet, Version, range_query_info};
+use fabric_protos::kvrwset::{
+    KvMetadataEntry, KvMetadataWrite, KvRead, KvWrite, KvrwSet, Version, range_query_info,
+};
 use fabric_protos::protos::{ChaincodeInput, SignedProposal};
+use fabric_protos::rwset::{NsReadWriteSet, TxReadWriteSet, tx_read_write_set};
 use fabric_sdk::gateway::{ProposalSpec, build_signed_proposal};
 use fabric_sdk::identity::Identity;
 use fabric_sdk::signer::EcdsaP256Signer;
@@ -26,8 +31,12 @@ fn text(bytes: &[u8]) -> String {
 }
 
 impl Chaincode for TestContract {
-    async fn init<S: ChaincodeStub>(&self, _stub: &mut S) -> fabric_protos::protos::Response {
-        success(b"initialised".to_vec())
+    async fn init<S: ChaincodeStub>(&self, stub: &mut S) -> fabric_protos::protos::Response {
+        if stub.args().first().map(Vec::as_slice) == Some(&b"fail"[..]) {
+            error(500, "init refused")
+        } else {
+            success(b"initialised".to_vec())
+        }
     }
 
     async fn invoke<S: ChaincodeStub>(&self, stub: &mut S) -> fabric_protos::protos::Response {
@@ -132,6 +141,61 @@ impl Chaincode for TestContract {
                     Ok(Vec::new())
                 }
                 "creator" => Ok(stub.creator().msp_id.clone().into_bytes()),
+                // Reads a, b and c, moves a's value to b and deletes c.
+                "transfer" => {
+                    let a = stub.get_state("a").await.map_err(|e| e.to_string())?;
+                    let _ = stub.get_state("b").await.map_err(|e| e.to_string())?;
+                    let _ = stub.get_state("c").await.map_err(|e| e.to_string())?;
+                    stub.put_state("b", a.unwrap_or_default())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    stub.put_state("a", b"0".to_vec())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    stub.del_state("c").await.map_err(|e| e.to_string())?;
+                    Ok(Vec::new())
+                }
+                "first" => {
+                    let rows = stub
+                        .get_state_by_range_limited(
+                            &args[1],
+                            &args[2],
+                            args[3].parse().unwrap_or(0),
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let keys: Vec<String> = rows.into_iter().map(|kv| kv.key).collect();
+                    Ok(keys.join(",").into_bytes())
+                }
+                "page_after_write" => {
+                    stub.put_state("w", b"1".to_vec())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    stub.get_state_by_range_with_pagination("", "", 10, "")
+                        .await
+                        .map_err(|e| format!("400:{e}"))?;
+                    Ok(Vec::new())
+                }
+                "set_policy" => {
+                    stub.set_state_validation_parameter(&args[1], args[2].clone().into_bytes())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(Vec::new())
+                }
+                "get_policy" => {
+                    let metadata = stub
+                        .get_state_metadata(&args[1])
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let policy = stub
+                        .get_state_validation_parameter(&args[1])
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(
+                        format!("{}|{}", metadata.len(), text(&policy.unwrap_or_default()))
+                            .into_bytes(),
+                    )
+                }
                 "bad_request" => Err("400:the request is bad".to_owned()),
                 "panic" => panic!("deliberate panic"),
                 "slow" => {
@@ -204,17 +268,21 @@ async fn harness() -> Harness {
     let connection = Connection::connect(channel, "test:1", Duration::from_secs(10))
         .await
         .unwrap();
-    let (identity, signer) = test_identity();
-    Harness {
-        connection,
-        ledger: Arc::new(MemoryLedger::new()),
-        identity,
-        signer,
-        _shutdown: shutdown,
-    }
+    Harness::over(connection, shutdown)
 }
 
 impl Harness {
+    fn over(connection: Connection, shutdown: tokio::sync::oneshot::Sender<()>) -> Self {
+        let (identity, signer) = test_identity();
+        Harness {
+            connection,
+            ledger: Arc::new(MemoryLedger::new()),
+            identity,
+            signer,
+            _shutdown: shutdown,
+        }
+    }
+
     fn invocation(&self, args: &[&str]) -> Invocation {
         let spec = ProposalSpec {
             channel: "reciprocal".to_owned(),
@@ -349,10 +417,22 @@ async fn ranges_beyond_one_batch_and_pagination() {
     let set = kv(&result);
     let info = &set.range_queries_info[0];
     assert!(info.itr_exhausted);
-    let Some(range_query_info::ReadsInfo::RawReads(raw)) = &info.reads_info else {
-        panic!("raw reads")
-    };
-    assert_eq!(raw.kv_reads.len(), 250);
+    // More than 50 reads: the peer records a Merkle summary of them instead of the reads.
+    let mut expected = RangeReadsBuilder::default();
+    for i in 0..250 {
+        expected.add(
+            format!("k{i:03}"),
+            Version {
+                block_num: 2,
+                tx_num: 0,
+            },
+        );
+    }
+    assert_eq!(info.reads_info, expected.finish());
+    assert!(matches!(
+        info.reads_info,
+        Some(range_query_info::ReadsInfo::ReadsMerkleHashes(_))
+    ));
 
     let first = harness.run(&["page", "k000", "k999", "100", ""]).await;
     let first = text(&first.response.payload);
@@ -523,7 +603,7 @@ async fn tls_and_mutual_tls_negotiate_h2() {
         key_pem: server_key.into_bytes(),
         client_ca_pem: Some(ca_cert.pem().into_bytes()),
     };
-    let (address, _shutdown) = start_server("tls:1", Some(tls)).await;
+    let (address, shutdown) = start_server("tls:1", Some(tls)).await;
     let port = address.rsplit(':').next().unwrap();
     let client_tls = tonic::transport::ClientTlsConfig::new()
         .ca_certificate(tonic::transport::Certificate::from_pem(ca_cert.pem()))
@@ -553,5 +633,183 @@ async fn tls_and_mutual_tls_negotiate_h2() {
     let connection = Connection::connect(channel, "tls:1", Duration::from_secs(5))
         .await
         .unwrap();
-    assert!(!connection.is_closed());
+    let harness = Harness::over(connection, shutdown);
+    harness.seed("a", "over mutual TLS", 1);
+    assert_eq!(
+        harness.run(&["get", "a"]).await.response.payload,
+        b"over mutual TLS"
+    );
+}
+
+#[tokio::test]
+async fn a_self_signed_server_certificate_serves_over_tls() {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let tls = TlsSettings {
+        cert_pem: cert.pem().into_bytes(),
+        key_pem: key.serialize_pem().into_bytes(),
+        client_ca_pem: None,
+    };
+    let (address, shutdown) = start_server("tls:1", Some(tls)).await;
+    let port = address.rsplit(':').next().unwrap();
+    // tonic's client refuses a TLS server that does not negotiate ALPN h2, as the peer's gRPC client does.
+    let client_tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(cert.pem()))
+        .domain_name("localhost");
+    let channel = Endpoint::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(client_tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let connection = Connection::connect(channel, "tls:1", Duration::from_secs(5))
+        .await
+        .unwrap();
+    let harness = Harness::over(connection, shutdown);
+    harness.seed("a", "over TLS", 1);
+    assert_eq!(
+        harness.run(&["get", "a"]).await.response.payload,
+        b"over TLS"
+    );
+}
+
+#[tokio::test]
+async fn the_read_write_set_of_a_known_transaction_is_exact() {
+    let harness = harness().await;
+    harness.ledger.put(
+        "test",
+        "a",
+        b"10",
+        Version {
+            block_num: 2,
+            tx_num: 1,
+        },
+        "seed",
+    );
+    harness.seed("b", "5", 3);
+    let result = harness.run(&["transfer"]).await;
+    assert_eq!(result.response.status, 200);
+    let read = |key: &str, version: Option<(u64, u64)>| KvRead {
+        key: key.to_owned(),
+        version: version.map(|(block_num, tx_num)| Version { block_num, tx_num }),
+    };
+    let write = |key: &str, value: &[u8]| KvWrite {
+        key: key.to_owned(),
+        is_delete: value.is_empty(),
+        value: value.to_vec(),
+    };
+    let expected = TxReadWriteSet {
+        data_model: tx_read_write_set::DataModel::Kv as i32,
+        ns_rwset: vec![NsReadWriteSet {
+            namespace: "test".to_owned(),
+            rwset: KvrwSet {
+                reads: vec![
+                    read("a", Some((2, 1))),
+                    read("b", Some((3, 0))),
+                    read("c", None),
+                ],
+                range_queries_info: Vec::new(),
+                writes: vec![write("a", b"0"), write("b", b"10"), write("c", b"")],
+                metadata_writes: Vec::new(),
+            }
+            .encode_to_vec(),
+            collection_hashed_rwset: Vec::new(),
+        }],
+    };
+    assert_eq!(result.rwset, expected);
+    assert_eq!(result.rwset.encode_to_vec(), expected.encode_to_vec());
+}
+
+#[tokio::test]
+async fn key_level_endorsement_policies_go_through_state_metadata() {
+    let harness = harness().await;
+    harness.seed("asset", "v", 4);
+    let set = harness.run(&["set_policy", "asset", "POLICY"]).await;
+    assert_eq!(set.response.status, 200);
+    assert_eq!(
+        kv(&set).metadata_writes,
+        vec![KvMetadataWrite {
+            key: "asset".to_owned(),
+            entries: vec![KvMetadataEntry {
+                name: "VALIDATION_PARAMETER".to_owned(),
+                value: b"POLICY".to_vec(),
+            }],
+        }]
+    );
+    let committed = Version {
+        block_num: 5,
+        tx_num: 0,
+    };
+    harness.ledger.commit(&set.rwset, committed, "t5");
+    let get = harness.run(&["get_policy", "asset"]).await;
+    assert_eq!(text(&get.response.payload), "1|POLICY");
+    // Reading metadata reads the key: recorded with the version the metadata write gave it.
+    assert_eq!(kv(&get).reads[0].version, Some(committed));
+    let none = harness.run(&["get_policy", "plain"]).await;
+    assert_eq!(text(&none.response.payload), "0|");
+}
+
+#[tokio::test]
+async fn a_paginated_query_after_a_write_is_refused_by_the_peer() {
+    let harness = harness().await;
+    let result = harness.run(&["page_after_write"]).await;
+    assert_eq!(result.response.status, 400);
+    assert!(
+        result.response.message.contains("read-only"),
+        "{}",
+        result.response.message
+    );
+}
+
+#[tokio::test]
+async fn a_range_read_in_part_releases_the_peer_iterator() {
+    let harness = harness().await;
+    for i in 0..250 {
+        harness.seed(&format!("k{i:03}"), "v", 2);
+    }
+    let result = harness.run(&["first", "k000", "k999", "3"]).await;
+    assert_eq!(result.response.status, 200);
+    assert_eq!(text(&result.response.payload), "k000,k001,k002");
+    let set = kv(&result);
+    let [info] = set.range_queries_info.as_slice() else {
+        panic!("one range query");
+    };
+    // The shim stopped after the first batch; the peer had read one key beyond it.
+    assert!(!info.itr_exhausted);
+    assert_eq!(info.end_key, "k100");
+
+    // Simple-key range bounds must not start with U+0000 (the composite-key prefix).
+    let refused = harness.run(&["range", "\u{0}visit", ""]).await;
+    assert_eq!(refused.response.status, 500);
+    assert!(
+        refused.response.message.contains("composite keys"),
+        "{}",
+        refused.response.message
+    );
+}
+
+#[tokio::test]
+async fn init_runs_and_a_failed_init_is_an_error() {
+    let harness = harness().await;
+    let mut init = harness.invocation(&["ok"]);
+    init.is_init = true;
+    let ledger = harness.ledger.as_ref() as &dyn LedgerView;
+    let done = harness
+        .connection
+        .execute(init, "test", ledger)
+        .await
+        .unwrap();
+    assert_eq!(done.response.payload, b"initialised");
+    let mut failing = harness.invocation(&["fail"]);
+    failing.is_init = true;
+    let error = harness
+        .connection
+        .execute(failing, "test", ledger)
+        .await
+        .unwrap_err();
+    assert_eq!(error, DriverError::Failed("init refused".to_owned()));
 }

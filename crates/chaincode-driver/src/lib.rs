@@ -3,8 +3,14 @@
 //! transaction's state requests from a [`LedgerView`] and recording its read-write set as a Fabric peer's
 //! simulator does. The dev ledger endorses with it; the shim's tests and benchmarks drive the chaincode
 //! with it.
+//!
+//! The chaincode namespace of a read-write set is byte-identical to a peer's, including how range queries are recorded (the key the
+//! peer reads ahead of each batch, Merkle summaries beyond 50 reads); [`range_query_unchanged`] is the
+//! matching phantom-read check for a committer.
 
 mod memory;
+mod range_reads;
+mod requests;
 mod simulator;
 
 use std::collections::HashMap;
@@ -15,10 +21,7 @@ use std::time::Duration;
 use fabric_protos::protos::chaincode_client::ChaincodeClient;
 use fabric_protos::protos::chaincode_message::Type;
 use fabric_protos::protos::{
-    ChaincodeEvent, ChaincodeId, ChaincodeInput, ChaincodeMessage, DelState, GetHistoryForKey,
-    GetState, GetStateByRange, GetStateMetadata, PutState, PutStateMetadata, QueryMetadata,
-    QueryResponse, QueryResponseMetadata, QueryResultBytes, QueryStateClose, QueryStateNext,
-    Response, SignedProposal, StateMetadata, StateMetadataResult,
+    ChaincodeEvent, ChaincodeId, ChaincodeInput, ChaincodeMessage, Response, SignedProposal,
 };
 use fabric_protos::rwset::TxReadWriteSet;
 use prost::Message;
@@ -26,10 +29,15 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 pub use memory::MemoryLedger;
-pub use simulator::{BATCH_SIZE, LedgerView, Simulator, TOTAL_QUERY_LIMIT, VersionedValue};
+pub use range_reads::{MAX_DEGREE, RangeReadsBuilder, range_query_unchanged};
+pub use simulator::{
+    BATCH_SIZE, Batch, LedgerView, SimulationError, Simulator, TOTAL_QUERY_LIMIT, VersionedValue,
+};
 
 /// Largest message exchanged with the chaincode (Fabric allows 100 MiB).
 pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
+/// How long the chaincode has to send REGISTER once the stream is open.
+pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a connection or an execution failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +45,7 @@ pub enum DriverError {
     /// The chaincode server could not be reached.
     #[error("could not connect to the chaincode: {0}")]
     Connect(String),
-    /// The chaincode registered with another package id (a peer silently refuses it).
+    /// The chaincode registered with another package id (a peer refuses such a registration).
     #[error("chaincode registered as {got:?}, expected {expected:?}")]
     WrongChaincodeId {
         /// The id expected.
@@ -60,6 +68,17 @@ pub enum DriverError {
     /// The same transaction is already executing on this connection.
     #[error("transaction {0} is already executing")]
     Duplicate(String),
+    /// The chaincode sent a request before the previous one of the same transaction was answered (a
+    /// peer drops the second request and the transaction hangs until it times out).
+    #[error(
+        "transaction {tx_id}: the chaincode sent {request} while another request of the transaction was pending"
+    )]
+    ConcurrentRequest {
+        /// The transaction.
+        tx_id: String,
+        /// The type of the overlapping request.
+        request: String,
+    },
 }
 
 /// What the chaincode did in one simulated transaction.
@@ -69,7 +88,8 @@ pub struct SimulationResult {
     pub response: Response,
     /// The event it set.
     pub event: Option<ChaincodeEvent>,
-    /// The read-write set recorded (one namespace: the chaincode's).
+    /// The read-write set recorded: the chaincode's namespace, or no namespace when the transaction
+    /// neither read nor wrote.
     pub rwset: TxReadWriteSet,
 }
 
@@ -88,9 +108,27 @@ pub struct Invocation {
     pub is_init: bool,
 }
 
-type Routes = Arc<Mutex<HashMap<(String, String), mpsc::Sender<ChaincodeMessage>>>>;
+/// A message routed to a running transaction.
+#[derive(Debug)]
+enum Inbound {
+    /// The next message of the transaction.
+    Message(ChaincodeMessage),
+    /// A request that arrived while the previous one was still unanswered.
+    Overlapping(ChaincodeMessage),
+}
 
-/// An established stream to a chaincode server.
+/// Where the reader delivers a transaction's messages.
+#[derive(Debug, Clone)]
+struct Route {
+    sender: mpsc::Sender<Inbound>,
+    /// Set when a request is delivered, cleared just before it is answered.
+    awaiting_answer: Arc<AtomicBool>,
+}
+
+type Routes = Arc<Mutex<HashMap<(String, String), Route>>>;
+
+/// An established stream to a chaincode server. Clones share the stream; it closes when the last clone
+/// is dropped or the chaincode ends it.
 #[derive(Debug, Clone)]
 pub struct Connection {
     outbound: mpsc::Sender<ChaincodeMessage>,
@@ -103,8 +141,16 @@ fn message(kind: Type, payload: Vec<u8>, channel_id: &str, txid: &str) -> Chainc
     ChaincodeMessage::for_transaction(kind, payload, channel_id, txid)
 }
 
+fn kind_name(kind: i32) -> String {
+    Type::try_from(kind).map_or_else(
+        |_| format!("type {kind}"),
+        |kind| kind.as_str_name().to_owned(),
+    )
+}
+
 impl Connection {
-    /// Opens `Connect` on `channel`, expects REGISTER with `chaincode_id`, answers REGISTERED and READY.
+    /// Opens `Connect` on `channel`, expects REGISTER with `chaincode_id`, answers REGISTERED and READY
+    /// (with no payload, as a 2.5/3.0 peer: the chaincode must not use the 3.1 batch messages).
     /// `execute_timeout` bounds each transaction (Fabric's `chaincode.executetimeout`, default 30 s).
     pub async fn connect(
         channel: Channel,
@@ -120,15 +166,20 @@ impl Connection {
             .await
             .map_err(|status| DriverError::Connect(status.message().to_owned()))?
             .into_inner();
-        let register = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+        let register = tokio::time::timeout(REGISTER_TIMEOUT, inbound.message())
             .await
-            .map_err(|_| DriverError::Protocol("no REGISTER within 10 s".to_owned()))?
+            .map_err(|_| {
+                DriverError::Protocol(format!(
+                    "no REGISTER within {} s",
+                    REGISTER_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|status| DriverError::Connect(status.message().to_owned()))?
             .ok_or(DriverError::Closed)?;
         if register.r#type != Type::Register as i32 {
             return Err(DriverError::Protocol(format!(
-                "expected REGISTER, got message type {}",
-                register.r#type
+                "expected REGISTER, got {}",
+                kind_name(register.r#type)
             )));
         }
         let id = ChaincodeId::decode(register.payload.as_slice())
@@ -147,41 +198,13 @@ impl Connection {
         }
         let routes: Routes = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
-        let reader_routes = Arc::clone(&routes);
-        let reader_closed = Arc::clone(&closed);
-        let keepalive = outbound.clone();
-        tokio::spawn(async move {
-            loop {
-                let received = match inbound.message().await {
-                    Ok(Some(received)) => received,
-                    Ok(None) | Err(_) => break,
-                };
-                if received.r#type == Type::Keepalive as i32 {
-                    continue;
-                }
-                let key = (received.channel_id.clone(), received.txid.clone());
-                let route = reader_routes
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get(&key)
-                    .cloned();
-                match route {
-                    Some(route) => {
-                        let _ = route.send(received).await;
-                    }
-                    None => {
-                        // A peer drops messages for transactions it does not know.
-                        tracing::warn!(txid = %key.1, kind = received.r#type, "Chaincode message for no transaction");
-                    }
-                }
-            }
-            reader_closed.store(true, Ordering::SeqCst);
-            reader_routes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
-            drop(keepalive);
-        });
+        tokio::spawn(read_stream(
+            inbound,
+            Arc::clone(&routes),
+            Arc::clone(&closed),
+            // Weak, so dropping the last Connection closes the stream.
+            outbound.downgrade(),
+        ));
         Ok(Self {
             outbound,
             routes,
@@ -206,17 +229,30 @@ impl Connection {
             return Err(DriverError::Closed);
         }
         let key = (invocation.channel_id.clone(), invocation.tx_id.clone());
-        let (route, mut answers) = mpsc::channel(4);
+        let (sender, mut answers) = mpsc::channel(4);
+        let awaiting_answer = Arc::new(AtomicBool::new(false));
         {
             let mut routes = self.routes.lock().unwrap_or_else(PoisonError::into_inner);
             if routes.contains_key(&key) {
                 return Err(DriverError::Duplicate(invocation.tx_id));
             }
-            routes.insert(key.clone(), route);
+            routes.insert(
+                key.clone(),
+                Route {
+                    sender,
+                    awaiting_answer: Arc::clone(&awaiting_answer),
+                },
+            );
         }
         let result = tokio::time::timeout(
             self.execute_timeout,
-            self.run(&invocation, namespace, ledger, &mut answers),
+            self.run(
+                &invocation,
+                namespace,
+                ledger,
+                &mut answers,
+                &awaiting_answer,
+            ),
         )
         .await
         .unwrap_or_else(|_| Err(DriverError::Timeout(invocation.tx_id.clone())));
@@ -227,33 +263,49 @@ impl Connection {
         result
     }
 
+    async fn send(&self, message: ChaincodeMessage) -> Result<(), DriverError> {
+        self.outbound
+            .send(message)
+            .await
+            .map_err(|_| DriverError::Closed)
+    }
+
     async fn run(
         &self,
         invocation: &Invocation,
         namespace: &str,
         ledger: &dyn LedgerView,
-        answers: &mut mpsc::Receiver<ChaincodeMessage>,
+        answers: &mut mpsc::Receiver<Inbound>,
+        awaiting_answer: &AtomicBool,
     ) -> Result<SimulationResult, DriverError> {
         let channel = invocation.channel_id.as_str();
         let txid = invocation.tx_id.as_str();
-        let mut start = message(
-            if invocation.is_init {
-                Type::Init
-            } else {
-                Type::Transaction
-            },
-            invocation.input.encode_to_vec(),
-            channel,
-            txid,
-        );
+        let kind = if invocation.is_init {
+            Type::Init
+        } else {
+            Type::Transaction
+        };
+        let mut start = message(kind, invocation.input.encode_to_vec(), channel, txid);
         start.proposal = Some(invocation.signed_proposal.clone());
-        self.outbound
-            .send(start)
-            .await
-            .map_err(|_| DriverError::Closed)?;
+        self.send(start).await?;
         let mut simulator = Simulator::new(namespace, txid, ledger);
         loop {
-            let request = answers.recv().await.ok_or(DriverError::Closed)?;
+            let request = match answers.recv().await.ok_or(DriverError::Closed)? {
+                Inbound::Message(request) => request,
+                Inbound::Overlapping(request) => {
+                    let name = kind_name(request.r#type);
+                    // Answer it so the chaincode does not wait forever, then fail the simulation.
+                    let text = format!(
+                        "{name} failed: transaction ID: {txid}: another request is pending for this transaction"
+                    );
+                    self.send(message(Type::Error, text.into_bytes(), channel, txid))
+                        .await?;
+                    return Err(DriverError::ConcurrentRequest {
+                        tx_id: txid.to_owned(),
+                        request: name,
+                    });
+                }
+            };
             let kind = Type::try_from(request.r#type).unwrap_or(Type::Undefined);
             match kind {
                 Type::Completed => {
@@ -273,7 +325,7 @@ impl Connection {
                     ));
                 }
                 _ => {
-                    let answer = match serve_request(&mut simulator, kind, &request.payload) {
+                    let answer = match requests::serve(&mut simulator, kind, &request.payload) {
                         Ok(payload) => message(Type::Response, payload, channel, txid),
                         Err(text) => message(
                             Type::Error,
@@ -286,138 +338,86 @@ impl Connection {
                             txid,
                         ),
                     };
-                    self.outbound
-                        .send(answer)
-                        .await
-                        .map_err(|_| DriverError::Closed)?;
+                    // Cleared before the answer leaves, so the chaincode's next request is never taken
+                    // for an overlapping one.
+                    awaiting_answer.store(false, Ordering::SeqCst);
+                    self.send(answer).await?;
                 }
             }
         }
     }
 }
 
-fn decode<M: Message + Default>(payload: &[u8], what: &str) -> Result<M, String> {
-    M::decode(payload).map_err(|error| format!("malformed {what}: {error}"))
-}
-
-fn query_response(results: Vec<Vec<u8>>, has_more: bool, id: String, metadata: Vec<u8>) -> Vec<u8> {
-    QueryResponse {
-        results: results
-            .into_iter()
-            .map(|result_bytes| QueryResultBytes { result_bytes })
-            .collect(),
-        has_more,
-        id,
-        metadata,
-    }
-    .encode_to_vec()
-}
-
-fn no_collections(collection: &str) -> Result<(), String> {
-    if collection.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "collection {collection} is not defined: this ledger has no private data collections"
-        ))
-    }
-}
-
-/// Answers one state request of a transaction, as the peer's handler does.
-fn serve_request(
-    simulator: &mut Simulator<'_>,
-    kind: Type,
-    payload: &[u8],
-) -> Result<Vec<u8>, String> {
-    match kind {
-        Type::GetState => {
-            let request: GetState = decode(payload, "GetState")?;
-            no_collections(&request.collection)?;
-            Ok(simulator.get_state(&request.key))
+/// Reads the chaincode's messages and routes them to their transactions, as the peer's handler does in
+/// its ready state: COMPLETED and ERROR end a transaction, requests are served, KEEPALIVE is ignored, and
+/// any other message ends the stream.
+async fn read_stream(
+    mut inbound: tonic::Streaming<ChaincodeMessage>,
+    routes: Routes,
+    closed: Arc<AtomicBool>,
+    replies: mpsc::WeakSender<ChaincodeMessage>,
+) {
+    loop {
+        let received = match inbound.message().await {
+            Ok(Some(received)) => received,
+            Ok(None) => break,
+            Err(status) => {
+                tracing::debug!(status = %status, "Chaincode stream failed");
+                break;
+            }
+        };
+        let kind = Type::try_from(received.r#type).unwrap_or(Type::Undefined);
+        let request = requests::is_request(kind);
+        if kind == Type::Keepalive {
+            continue;
         }
-        Type::PutState => {
-            let request: PutState = decode(payload, "PutState")?;
-            no_collections(&request.collection)?;
-            simulator.put_state(&request.key, request.value)?;
-            Ok(Vec::new())
+        if !request && !matches!(kind, Type::Completed | Type::Error) {
+            tracing::error!(
+                txid = %received.txid,
+                kind = %kind_name(received.r#type),
+                "Chaincode sent a message the peer cannot handle in ready state; closing the stream"
+            );
+            break;
         }
-        Type::DelState => {
-            let request: DelState = decode(payload, "DelState")?;
-            no_collections(&request.collection)?;
-            simulator.del_state(&request.key)?;
-            Ok(Vec::new())
-        }
-        Type::GetStateMetadata => {
-            let request: GetStateMetadata = decode(payload, "GetStateMetadata")?;
-            no_collections(&request.collection)?;
-            let entries = simulator
-                .get_metadata(&request.key)
-                .into_iter()
-                .map(|(metakey, value)| StateMetadata { metakey, value })
-                .collect();
-            Ok(StateMetadataResult { entries }.encode_to_vec())
-        }
-        Type::PutStateMetadata => {
-            let request: PutStateMetadata = decode(payload, "PutStateMetadata")?;
-            no_collections(&request.collection)?;
-            let metadata = request
-                .metadata
-                .ok_or("PutStateMetadata without metadata")?;
-            simulator.put_metadata(&request.key, &metadata.metakey, metadata.value)?;
-            Ok(Vec::new())
-        }
-        Type::GetStateByRange => {
-            let request: GetStateByRange = decode(payload, "GetStateByRange")?;
-            no_collections(&request.collection)?;
-            if request.metadata.is_empty() {
-                let id = simulator.open_range(&request.start_key, &request.end_key);
-                let (results, has_more) = simulator.next_batch(&id)?;
-                Ok(query_response(results, has_more, id, Vec::new()))
-            } else {
-                let metadata: QueryMetadata = decode(&request.metadata, "QueryMetadata")?;
-                let (results, bookmark) = simulator.page(
-                    &request.start_key,
-                    &request.end_key,
-                    metadata.page_size,
-                    &metadata.bookmark,
-                )?;
-                let count = i32::try_from(results.len()).unwrap_or(i32::MAX);
-                let response_metadata = QueryResponseMetadata {
-                    fetched_records_count: count,
-                    bookmark,
+        let key = (received.channel_id.clone(), received.txid.clone());
+        let route = routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        match route {
+            Some(route) => {
+                let item = if request && route.awaiting_answer.swap(true, Ordering::SeqCst) {
+                    Inbound::Overlapping(received)
+                } else {
+                    Inbound::Message(received)
+                };
+                if route.sender.try_send(item).is_err() {
+                    tracing::warn!(txid = %key.1, "Transaction is not reading its messages; message dropped");
                 }
-                .encode_to_vec();
-                Ok(query_response(
-                    results,
-                    false,
-                    String::new(),
-                    response_metadata,
-                ))
+            }
+            None if request => {
+                // The peer answers a request of a finished or unknown transaction with ERROR.
+                let text = format!(
+                    "{} failed: transaction ID: {}: no ledger context",
+                    kind.as_str_name(),
+                    key.1
+                );
+                if let Some(replies) = replies.upgrade() {
+                    let _ = replies
+                        .send(message(Type::Error, text.into_bytes(), &key.0, &key.1))
+                        .await;
+                }
+            }
+            None => {
+                tracing::debug!(txid = %key.1, kind = %kind.as_str_name(), "Result for no running transaction ignored");
             }
         }
-        Type::GetHistoryForKey => {
-            let request: GetHistoryForKey = decode(payload, "GetHistoryForKey")?;
-            let id = simulator.open_history(&request.key)?;
-            let (results, has_more) = simulator.next_batch(&id)?;
-            Ok(query_response(results, has_more, id, Vec::new()))
-        }
-        Type::QueryStateNext => {
-            let request: QueryStateNext = decode(payload, "QueryStateNext")?;
-            let (results, has_more) = simulator.next_batch(&request.id)?;
-            Ok(query_response(results, has_more, request.id, Vec::new()))
-        }
-        Type::QueryStateClose => {
-            let request: QueryStateClose = decode(payload, "QueryStateClose")?;
-            simulator.close(&request.id);
-            Ok(query_response(Vec::new(), false, request.id, Vec::new()))
-        }
-        Type::GetQueryResult => Err("ExecuteQuery not supported for leveldb".to_owned()),
-        Type::GetPrivateDataHash | Type::PurgePrivateData => {
-            Err("this ledger has no private data collections".to_owned())
-        }
-        Type::InvokeChaincode => {
-            Err("chaincode-to-chaincode calls are not supported by this ledger".to_owned())
-        }
-        other => Err(format!("unexpected message type {}", other.as_str_name())),
     }
+    closed.store(true, Ordering::SeqCst);
+    // Dropping the routes ends every running transaction with `Closed`.
+    routes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
 }

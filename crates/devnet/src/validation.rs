@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use fabric_protos::common::{ChannelHeader, Envelope, HeaderType, Payload, SignatureHeader};
-use fabric_protos::kvrwset::{KvrwSet, RangeQueryInfo, range_query_info};
+use fabric_protos::kvrwset::{KvrwSet, RangeQueryInfo};
 use fabric_protos::protos::{
     ChaincodeAction, ChaincodeActionPayload, ProposalResponsePayload, Transaction,
     TxValidationCode as Code,
@@ -225,23 +225,24 @@ fn check(
 }
 
 /// Re-runs a range query over the committed state merged with the block's pending writes and checks that
-/// it returns exactly the keys and versions the simulation saw (up to where the simulation stopped).
+/// it returns exactly the keys and versions the simulation saw, as Fabric's validator does (raw reads or a
+/// Merkle summary; a scan the chaincode did not finish ends at, and includes, the last key it read).
 fn range_unchanged(
     range: &RangeQueryInfo,
     namespace: &str,
     state: &WorldState,
     overlay: &BlockOverlay,
 ) -> bool {
-    let Some(range_query_info::ReadsInfo::RawReads(raw)) = &range.reads_info else {
-        // Merkle summaries are only produced for very large ranges, which devnet's simulator never does.
-        return false;
+    // An exhausted scan covers [start, end); an unfinished one [start, end], i.e. [start, end + "\0").
+    let end = if range.itr_exhausted || range.end_key.is_empty() {
+        range.end_key.clone()
+    } else {
+        format!("{}\u{0}", range.end_key)
     };
-    let in_range = |key: &str| {
-        key >= range.start_key.as_str()
-            && (range.end_key.is_empty() || key < range.end_key.as_str())
-    };
+    let in_range =
+        |key: &str| key >= range.start_key.as_str() && (end.is_empty() || key < end.as_str());
     let mut current: BTreeMap<String, Option<Height>> = state
-        .range(namespace, &range.start_key, &range.end_key, usize::MAX)
+        .range(namespace, &range.start_key, &end, usize::MAX)
         .into_iter()
         .map(|(key, value)| (key, Some(value.version)))
         .collect();
@@ -250,16 +251,10 @@ fn range_unchanged(
             current.insert(key.clone(), *version);
         }
     }
-    let mut current = current
-        .into_iter()
-        .filter_map(|(key, version)| version.map(|version| (key, version)));
-    for read in &raw.kv_reads {
-        let seen = read.version.as_ref().map(Height::from_version);
-        match current.next() {
-            Some((key, version)) if key == read.key && Some(version) == seen => {}
-            _ => return false,
-        }
-    }
-    // An exhausted iterator promised there was nothing more in the range.
-    !range.itr_exhausted || current.next().is_none()
+    chaincode_driver::range_query_unchanged(
+        range,
+        current
+            .into_iter()
+            .filter_map(|(key, version)| version.map(|version| (key, version.to_version()))),
+    )
 }

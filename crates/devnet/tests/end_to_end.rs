@@ -173,3 +173,58 @@ async fn serves_tls_with_the_peer_certificate() {
     }
     network.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_transactions_with_range_reads_commit_valid() {
+    let network = TestNetwork::start("ranges").await;
+    let admin = network.gateway("networkadmin").await;
+    for id in ["club-alpha", "club-beta", "club-gamma"] {
+        let club = format!(r#"{{"id":"{id}","name":"{id}","msp_id":"Org1MSP"}}"#);
+        admin
+            .network("reciprocal")
+            .contract("reciprocal")
+            .submit_transaction("CreateClub", &[club])
+            .await
+            .expect("CreateClub");
+    }
+    let alpha = network.gateway("clubadmin-alpha").await;
+    let beta = network.gateway("clubadmin-beta").await;
+    let contract = |gateway: &fabric_sdk::gateway::Gateway| {
+        gateway.network("reciprocal").contract("reciprocal")
+    };
+    // Cancelling reads the (empty) range of votes in a writing transaction.
+    contract(&alpha)
+        .submit_transaction(
+            "CreateProposal",
+            &[r#"{"proposal_id":"p-1","kind":"text","payload":{"text":"Dress code"}}"#],
+        )
+        .await
+        .expect("CreateProposal");
+    let cancelled = contract(&alpha)
+        .submit("CancelProposal", TransactionOptions::with_args(&["p-1"]))
+        .await;
+    assert!(cancelled.is_ok(), "{cancelled:?}");
+    // Closing reads the ranges of clubs and votes and writes the decision.
+    contract(&alpha)
+        .submit_transaction(
+            "CreateProposal",
+            &[r#"{"proposal_id":"p-2","kind":"text","payload":{"text":"Shared calendar"}}"#],
+        )
+        .await
+        .expect("CreateProposal");
+    contract(&alpha)
+        .submit_transaction("CastVote", &["p-2", "yes"])
+        .await
+        .expect("vote alpha");
+    contract(&beta)
+        .submit_transaction("CastVote", &["p-2", "yes"])
+        .await
+        .expect("vote beta");
+    let closed = contract(&beta)
+        .submit_transaction("CloseProposal", &["p-2"])
+        .await
+        .expect("CloseProposal");
+    let closed: serde_json::Value = serde_json::from_slice(&closed).unwrap();
+    assert_eq!(closed["status"], "passed");
+    network.stop().await;
+}
