@@ -55,8 +55,8 @@ shellcheck scripts/*.sh scripts/tests/*.sh .ci/run
 log "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
 
-log "script tests"
-scripts/tests/package-chaincode-test.sh
+log "script tests: packaging, the CCaaS builder, Fabric network configuration and scripts"
+scripts/tests/run.sh
 
 log "interoperability: Hyperledger's Node gateway client against devnet"
 scripts/interop-node-gateway.sh
