@@ -186,20 +186,45 @@ pub async fn propose<S: ChaincodeStub>(
     Ok(agreement)
 }
 
+/// Which party of an agreement may take a step on a proposal.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// The proposing club (`club_a`).
+    Proposer,
+    /// The other club (`club_b`).
+    Counterparty,
+}
+
+/// Loads proposal `id` for a step only `side` may take (`verb` names it in the refusal).
+async fn proposal_step<S: ChaincodeStub>(
+    ctx: &mut Context<'_, S>,
+    id: &str,
+    action: &str,
+    side: Side,
+    verb: &str,
+) -> ContractResult<Agreement> {
+    let agreement = agreement(ctx, id).await?;
+    let club = party(ctx, &agreement, action).await?;
+    require_status(&agreement, &["proposed"], action)?;
+    let allowed = match side {
+        Side::Proposer => &agreement.club_a,
+        Side::Counterparty => &agreement.club_b,
+    };
+    if club != *allowed {
+        return Err(forbidden(format!(
+            "{action}: only {allowed} can {verb} agreement {id}"
+        )));
+    }
+    Ok(agreement)
+}
+
 /// `AcceptAgreement(id)`: the counterparty accepts a proposal.
 pub async fn accept<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     id: &str,
 ) -> ContractResult<Agreement> {
-    let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "AcceptAgreement").await?;
-    require_status(&agreement, &["proposed"], "AcceptAgreement")?;
-    if club != agreement.club_b {
-        return Err(forbidden(format!(
-            "AcceptAgreement: only {} can accept agreement {id}",
-            agreement.club_b
-        )));
-    }
+    let mut agreement =
+        proposal_step(ctx, id, "AcceptAgreement", Side::Counterparty, "accept").await?;
     active_club(ctx, &agreement.club_a).await?;
     active_club(ctx, &agreement.club_b).await?;
     agreement.status = "active".to_owned();
@@ -216,15 +241,8 @@ pub async fn reject<S: ChaincodeStub>(
     reason: &str,
 ) -> ContractResult<Agreement> {
     validate_text("reason", reason, 500)?;
-    let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "RejectAgreement").await?;
-    require_status(&agreement, &["proposed"], "RejectAgreement")?;
-    if club != agreement.club_b {
-        return Err(forbidden(format!(
-            "RejectAgreement: only {} can reject agreement {id}",
-            agreement.club_b
-        )));
-    }
+    let mut agreement =
+        proposal_step(ctx, id, "RejectAgreement", Side::Counterparty, "reject").await?;
     agreement.status = "rejected".to_owned();
     agreement.reason = Some(reason.to_owned());
     save(ctx, &mut agreement).await?;
@@ -238,15 +256,8 @@ pub async fn withdraw<S: ChaincodeStub>(
     ctx: &mut Context<'_, S>,
     id: &str,
 ) -> ContractResult<Agreement> {
-    let mut agreement = agreement(ctx, id).await?;
-    let club = party(ctx, &agreement, "WithdrawAgreement").await?;
-    require_status(&agreement, &["proposed"], "WithdrawAgreement")?;
-    if club != agreement.club_a {
-        return Err(forbidden(format!(
-            "WithdrawAgreement: only {} can withdraw agreement {id}",
-            agreement.club_a
-        )));
-    }
+    let mut agreement =
+        proposal_step(ctx, id, "WithdrawAgreement", Side::Proposer, "withdraw").await?;
     agreement.status = "withdrawn".to_owned();
     save(ctx, &mut agreement).await?;
     release_pair(ctx, &agreement).await?;
