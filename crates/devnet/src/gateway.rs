@@ -59,6 +59,12 @@ impl GatewayService {
         }
     }
 
+    /// Every transaction-level request names its transaction and channel.
+    fn require_ids(transaction_id: &str, channel_id: &str) -> Result<(), Status> {
+        Self::require("transaction ID", !transaction_id.is_empty())?;
+        Self::require("channel ID", !channel_id.is_empty())
+    }
+
     fn require(field: &str, present: bool) -> Result<(), Status> {
         if present {
             Ok(())
@@ -149,8 +155,7 @@ impl Gateway for GatewayService {
         request: Request<EndorseRequest>,
     ) -> Result<Response<EndorseResponse>, Status> {
         let request = request.into_inner();
-        Self::require("transaction ID", !request.transaction_id.is_empty())?;
-        Self::require("channel ID", !request.channel_id.is_empty())?;
+        Self::require_ids(&request.transaction_id, &request.channel_id)?;
         let (checked, simulation) = self
             .simulate(
                 &request.channel_id,
@@ -179,8 +184,7 @@ impl Gateway for GatewayService {
         request: Request<SubmitRequest>,
     ) -> Result<Response<SubmitResponse>, Status> {
         let request = request.into_inner();
-        Self::require("transaction ID", !request.transaction_id.is_empty())?;
-        Self::require("channel ID", !request.channel_id.is_empty())?;
+        Self::require_ids(&request.transaction_id, &request.channel_id)?;
         let envelope = request
             .prepared_transaction
             .ok_or_else(|| Status::invalid_argument("a prepared transaction is required"))?;
@@ -220,8 +224,7 @@ impl Gateway for GatewayService {
         let request = CommitStatusRequest::decode(signed.request.as_slice()).map_err(|error| {
             Status::invalid_argument(format!("invalid commit status request: {error}"))
         })?;
-        Self::require("transaction ID", !request.transaction_id.is_empty())?;
-        Self::require("channel ID", !request.channel_id.is_empty())?;
+        Self::require_ids(&request.transaction_id, &request.channel_id)?;
         Self::require("identity", !request.identity.is_empty())?;
         if request.channel_id != self.peer.channel_id {
             return Err(Status::not_found(format!(
@@ -259,8 +262,7 @@ impl Gateway for GatewayService {
         request: Request<EvaluateRequest>,
     ) -> Result<Response<EvaluateResponse>, Status> {
         let request = request.into_inner();
-        Self::require("transaction ID", !request.transaction_id.is_empty())?;
-        Self::require("channel ID", !request.channel_id.is_empty())?;
+        Self::require_ids(&request.transaction_id, &request.channel_id)?;
         let (_, simulation) = self
             .simulate(
                 &request.channel_id,
