@@ -1,0 +1,1 @@
+//! A client for Hyperledger Fabric CA's REST API (v1.5).
