@@ -3,14 +3,21 @@
 //! checkpoint, in **one database transaction**. A crash at any point leaves either the whole block and the
 //! advanced checkpoint or neither, so on restart the listener resumes at the checkpoint and the mirror ends
 //! exactly once. Only VALID transactions change the projections; every transaction is recorded.
+//!
+//! While catching up, the listener takes every block the stream already holds (up to [`BATCH_TRANSACTIONS`])
+//! into one database transaction and writes each table with one `UNNEST` insert, so the rate is bounded by
+//! Postgres's bulk insert rather than by round trips.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use fabric_protos::common::Block;
-use fabric_sdk::block::{TxEffects, block_header_hash, decode_block, transaction_effects};
+use fabric_sdk::block::{block_header_hash, decode_block, transaction_effects};
 use fabric_sdk::gateway::{Checkpoint, EventsOptions, GatewayError, Network};
+use futures_util::FutureExt;
+use prost::Message;
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Transaction};
+use tokio::sync::watch;
 
 /// Record kinds the contract stores under composite keys `\0<kind>\0…`, projected into `records`.
 pub const RECORD_KINDS: &[&str] = &[
@@ -23,6 +30,9 @@ pub const RECORD_KINDS: &[&str] = &[
     "settlement",
     "networkrules",
 ];
+
+/// Most transactions written in one database transaction while catching up.
+pub const BATCH_TRANSACTIONS: usize = 5_000;
 
 /// Why mirroring failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +76,97 @@ pub enum Applied {
     AlreadyMirrored,
 }
 
-/// The mirror of one channel's ledger.
+/// A transaction as the mirror records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxRow {
+    /// Position in the block.
+    pub position: i32,
+    /// Transaction id.
+    pub tx_id: String,
+    /// Header type name.
+    pub header_type: String,
+    /// Validation code, when the block carries one.
+    pub validation_code: Option<i32>,
+    /// Validation code name.
+    pub validation: String,
+    /// Creator's MSP id.
+    pub creator_msp: String,
+    /// Chaincode invoked.
+    pub chaincode: Option<String>,
+    /// Function invoked.
+    pub function: Option<String>,
+    /// Client timestamp (RFC 3339).
+    pub timestamp: Option<String>,
+}
+
+/// One key written by a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRow {
+    /// Position of the transaction in the block.
+    pub position: i32,
+    /// Chaincode namespace.
+    pub namespace: String,
+    /// The key (composite keys contain U+0000).
+    pub key: Vec<u8>,
+    /// The value written.
+    pub value: Vec<u8>,
+    /// Whether the key was deleted.
+    pub is_delete: bool,
+}
+
+/// The chaincode event of a VALID transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    /// Position of the transaction in the block.
+    pub position: i32,
+    /// Transaction id.
+    pub tx_id: String,
+    /// Chaincode.
+    pub chaincode: String,
+    /// Event name.
+    pub name: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// A domain record's new version, from a VALID transaction's write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRow {
+    /// Record kind (`club`, `visit`, …).
+    pub kind: String,
+    /// Its id; the parts of a multi-part key joined by `/`.
+    pub key: String,
+    /// The record as JSON; `None` for a delete or a value that is not JSON.
+    pub value: Option<serde_json::Value>,
+    /// Whether it was deleted.
+    pub deleted: bool,
+    /// The writing transaction.
+    pub tx_id: String,
+}
+
+/// Everything the mirror stores for one block, derived from the block alone.
 #[derive(Debug, Clone)]
-pub struct Mirror {
-    pool: PgPool,
-    channel: String,
+pub struct BlockRows {
+    /// Block number.
+    pub number: u64,
+    /// SHA-256 of the DER header.
+    pub header_hash: Vec<u8>,
+    /// Previous header hash.
+    pub previous_hash: Vec<u8>,
+    /// Data hash.
+    pub data_hash: Vec<u8>,
+    /// Whether the block holds a configuration transaction.
+    pub is_config: bool,
+    /// The block as delivered.
+    pub raw: Vec<u8>,
+    /// Its transactions.
+    pub transactions: Vec<TxRow>,
+    /// Their writes.
+    pub writes: Vec<WriteRow>,
+    /// Events of VALID transactions.
+    pub events: Vec<EventRow>,
+    /// Record versions written by VALID transactions, in order.
+    pub records: Vec<RecordRow>,
 }
 
 fn as_i64(value: u64) -> i64 {
@@ -78,7 +174,7 @@ fn as_i64(value: u64) -> i64 {
 }
 
 /// Splits a composite key `\0kind\0a\0b\0` into its kind and its attributes joined by `/`.
-fn record_key(key: &str) -> Option<(&str, String)> {
+pub fn record_key(key: &str) -> Option<(&str, String)> {
     let rest = key.strip_prefix('\u{0}')?.strip_suffix('\u{0}')?;
     let mut parts = rest.split('\u{0}');
     let kind = parts.next()?;
@@ -87,12 +183,196 @@ fn record_key(key: &str) -> Option<(&str, String)> {
         .then(|| (kind, parts.collect::<Vec<_>>().join("/")))
 }
 
+/// The composite key of a record from its kind and `/`-joined id (the inverse of [`record_key`]).
+pub fn composite_key(kind: &str, id: &str) -> String {
+    let mut key = format!("\u{0}{kind}\u{0}");
+    if !id.is_empty() {
+        for part in id.split('/') {
+            key.push_str(part);
+            key.push('\u{0}');
+        }
+    }
+    key
+}
+
+impl BlockRows {
+    /// Derives the mirror's rows from a block.
+    pub fn from_block(block: &Block) -> Result<Self, MirrorError> {
+        let header = block.header.clone().unwrap_or_default();
+        let number = header.number;
+        let fault = |reason: String| MirrorError::Block {
+            block: number,
+            reason,
+        };
+        let effects = transaction_effects(block).map_err(fault)?;
+        let decoded = decode_block(block).map_err(|error| fault(error.to_string()))?;
+        let mut rows = Self {
+            number,
+            header_hash: block_header_hash(&header).to_vec(),
+            previous_hash: header.previous_hash.clone(),
+            data_hash: header.data_hash.clone(),
+            is_config: decoded.transactions.iter().any(|tx| tx.config.is_some()),
+            raw: block.encode_to_vec(),
+            transactions: Vec::with_capacity(effects.len()),
+            writes: Vec::new(),
+            events: Vec::new(),
+            records: Vec::new(),
+        };
+        for (tx, summary) in effects.iter().zip(&decoded.transactions) {
+            let position = i32::try_from(tx.index).unwrap_or(i32::MAX);
+            let call = summary.chaincode.as_ref();
+            rows.transactions.push(TxRow {
+                position,
+                tx_id: summary.tx_id.clone(),
+                header_type: summary.header_type.clone(),
+                validation_code: tx.validation_code.map(i32::from),
+                validation: summary.validation.clone(),
+                creator_msp: summary.creator_msp_id.clone(),
+                chaincode: call.map(|call| call.name.clone()),
+                function: call
+                    .and_then(|call| call.function.as_ref())
+                    .map(|function| function.to_string().trim_matches('"').to_owned()),
+                timestamp: summary.timestamp.clone(),
+            });
+            for (namespace, writes) in &tx.writes {
+                for write in writes {
+                    rows.writes.push(WriteRow {
+                        position,
+                        namespace: namespace.clone(),
+                        key: write.key.as_bytes().to_vec(),
+                        value: write.value.clone(),
+                        is_delete: write.is_delete,
+                    });
+                    if tx.is_valid()
+                        && let Some((kind, key)) = record_key(&write.key)
+                    {
+                        rows.records.push(RecordRow {
+                            kind: kind.to_owned(),
+                            key,
+                            value: if write.is_delete {
+                                None
+                            } else {
+                                serde_json::from_slice(&write.value).ok()
+                            },
+                            deleted: write.is_delete,
+                            tx_id: summary.tx_id.clone(),
+                        });
+                    }
+                }
+            }
+            if let Some(event) = &tx.event
+                && tx.is_valid()
+            {
+                rows.events.push(EventRow {
+                    position,
+                    tx_id: summary.tx_id.clone(),
+                    chaincode: event.chaincode_id.clone(),
+                    name: event.event_name.clone(),
+                    payload: event.payload.clone(),
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Column arrays of a batch of blocks, for one `UNNEST` insert per table.
+#[derive(Default)]
+struct Columns {
+    block_number: Vec<i64>,
+    block_header_hash: Vec<Vec<u8>>,
+    block_previous_hash: Vec<Vec<u8>>,
+    block_data_hash: Vec<Vec<u8>>,
+    block_tx_count: Vec<i32>,
+    block_is_config: Vec<bool>,
+    block_raw: Vec<Vec<u8>>,
+    tx_block: Vec<i64>,
+    tx_position: Vec<i32>,
+    tx_id: Vec<String>,
+    tx_header_type: Vec<String>,
+    tx_code: Vec<Option<i32>>,
+    tx_validation: Vec<String>,
+    tx_creator: Vec<String>,
+    tx_chaincode: Vec<Option<String>>,
+    tx_function: Vec<Option<String>>,
+    tx_timestamp: Vec<Option<String>>,
+    write_block: Vec<i64>,
+    write_position: Vec<i32>,
+    write_namespace: Vec<String>,
+    write_key: Vec<Vec<u8>>,
+    write_value: Vec<Vec<u8>>,
+    write_delete: Vec<bool>,
+    event_block: Vec<i64>,
+    event_position: Vec<i32>,
+    event_tx: Vec<String>,
+    event_chaincode: Vec<String>,
+    event_name: Vec<String>,
+    event_payload: Vec<Vec<u8>>,
+    // The latest version of each record in the batch: one upsert may touch a row only once.
+    records: HashMap<(String, String), (RecordRow, i64)>,
+}
+
+impl Columns {
+    fn push(&mut self, rows: BlockRows) {
+        let number = as_i64(rows.number);
+        self.block_number.push(number);
+        self.block_header_hash.push(rows.header_hash);
+        self.block_previous_hash.push(rows.previous_hash);
+        self.block_data_hash.push(rows.data_hash);
+        self.block_tx_count
+            .push(i32::try_from(rows.transactions.len()).unwrap_or(i32::MAX));
+        self.block_is_config.push(rows.is_config);
+        self.block_raw.push(rows.raw);
+        for tx in rows.transactions {
+            self.tx_block.push(number);
+            self.tx_position.push(tx.position);
+            self.tx_id.push(tx.tx_id);
+            self.tx_header_type.push(tx.header_type);
+            self.tx_code.push(tx.validation_code);
+            self.tx_validation.push(tx.validation);
+            self.tx_creator.push(tx.creator_msp);
+            self.tx_chaincode.push(tx.chaincode);
+            self.tx_function.push(tx.function);
+            self.tx_timestamp.push(tx.timestamp);
+        }
+        for write in rows.writes {
+            self.write_block.push(number);
+            self.write_position.push(write.position);
+            self.write_namespace.push(write.namespace);
+            self.write_key.push(write.key);
+            self.write_value.push(write.value);
+            self.write_delete.push(write.is_delete);
+        }
+        for event in rows.events {
+            self.event_block.push(number);
+            self.event_position.push(event.position);
+            self.event_tx.push(event.tx_id);
+            self.event_chaincode.push(event.chaincode);
+            self.event_name.push(event.name);
+            self.event_payload.push(event.payload);
+        }
+        for record in rows.records {
+            self.records
+                .insert((record.kind.clone(), record.key.clone()), (record, number));
+        }
+    }
+}
+
+/// The mirror of one channel's ledger.
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    pool: PgPool,
+    channel: String,
+    height: watch::Sender<u64>,
+}
+
 impl Mirror {
     /// A mirror of `channel` in `pool`'s database (run [`Mirror::migrate`] first).
     pub fn new(pool: PgPool, channel: &str) -> Self {
         Self {
             pool,
             channel: channel.to_owned(),
+            height: watch::Sender::new(0),
         }
     }
 
@@ -102,30 +382,54 @@ impl Mirror {
         Ok(())
     }
 
-    /// The next block the mirror needs (its height).
+    /// The channel mirrored.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The mirror's height as this process last wrote or read it; changes as blocks are written.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.height.subscribe()
+    }
+
+    /// The next block the mirror needs (its height), from the database.
     pub async fn next_block(&self) -> Result<u64, MirrorError> {
         let next: Option<i64> =
             sqlx::query_scalar("SELECT next_block FROM mirror_checkpoint WHERE channel = $1")
                 .bind(&self.channel)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(next.map_or(0, |next| u64::try_from(next).unwrap_or(0)))
+        let next = next.map_or(0, |next| u64::try_from(next).unwrap_or(0));
+        self.height.send_if_modified(|height| {
+            let changed = *height < next;
+            *height = (*height).max(next);
+            changed
+        });
+        Ok(next)
     }
 
     /// Writes `block` and advances the checkpoint in one database transaction. A block already mirrored is
     /// skipped; a block past the checkpoint is a gap and is refused.
     pub async fn apply(&self, block: &Block) -> Result<Applied, MirrorError> {
-        let header = block.header.clone().unwrap_or_default();
-        let number = header.number;
-        let effects = transaction_effects(block).map_err(|reason| MirrorError::Block {
-            block: number,
-            reason,
-        })?;
-        let decoded = decode_block(block).map_err(|error| MirrorError::Block {
-            block: number,
-            reason: error.to_string(),
-        })?;
+        let written = self.apply_batch(std::slice::from_ref(block)).await?;
+        Ok(if written.blocks == 0 {
+            Applied::AlreadyMirrored
+        } else {
+            Applied::Written {
+                transactions: written.transactions,
+            }
+        })
+    }
 
+    /// Writes consecutive blocks and advances the checkpoint past the last, all in one database
+    /// transaction. Blocks already mirrored are skipped; the first new block must be the one the checkpoint
+    /// names and the rest must follow it, or nothing is written.
+    pub async fn apply_batch(&self, blocks: &[Block]) -> Result<Written, MirrorError> {
         let mut db = self.pool.begin().await?;
         // Lock the checkpoint row so two listeners cannot write the same block.
         let next: Option<i64> = sqlx::query_scalar(
@@ -134,139 +438,154 @@ impl Mirror {
         .bind(&self.channel)
         .fetch_optional(&mut *db)
         .await?;
-        let expected = next.map_or(0, |next| u64::try_from(next).unwrap_or(0));
-        if number < expected {
-            return Ok(Applied::AlreadyMirrored);
+        let mut expected = next.map_or(0, |next| u64::try_from(next).unwrap_or(0));
+        let mut columns = Columns::default();
+        let mut written = Written::default();
+        for block in blocks {
+            let number = block.header.as_ref().map_or(0, |header| header.number);
+            if number < expected {
+                continue;
+            }
+            if number > expected {
+                return Err(MirrorError::Gap {
+                    expected,
+                    got: number,
+                });
+            }
+            let rows = BlockRows::from_block(block)?;
+            written.blocks += 1;
+            written.transactions += rows.transactions.len();
+            columns.push(rows);
+            expected += 1;
         }
-        if number > expected {
-            return Err(MirrorError::Gap {
-                expected,
-                got: number,
-            });
+        if written.blocks == 0 {
+            return Ok(written);
         }
-
-        let is_config = decoded.transactions.iter().any(|tx| tx.config.is_some());
-        sqlx::query(
-            "INSERT INTO blocks (channel, number, header_hash, previous_hash, data_hash, tx_count, is_config)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&self.channel)
-        .bind(as_i64(number))
-        .bind(block_header_hash(&header).to_vec())
-        .bind(&header.previous_hash)
-        .bind(&header.data_hash)
-        .bind(i32::try_from(effects.len()).unwrap_or(i32::MAX))
-        .bind(is_config)
-        .execute(&mut *db)
-        .await?;
-        for (tx, summary) in effects.iter().zip(&decoded.transactions) {
-            self.write_transaction(&mut db, number, tx, summary).await?;
-        }
+        self.insert(&mut db, columns).await?;
         sqlx::query(
             "INSERT INTO mirror_checkpoint (channel, next_block) VALUES ($1, $2)
              ON CONFLICT (channel) DO UPDATE SET next_block = EXCLUDED.next_block, updated_at = now()",
         )
         .bind(&self.channel)
-        .bind(as_i64(number + 1))
+        .bind(as_i64(expected))
         .execute(&mut *db)
         .await?;
         db.commit().await?;
-        Ok(Applied::Written {
-            transactions: effects.len(),
-        })
+        self.height.send_replace(expected);
+        written.height = expected;
+        Ok(written)
     }
 
-    async fn write_transaction(
+    async fn insert(
         &self,
-        db: &mut Transaction<'_, Postgres>,
-        number: u64,
-        tx: &TxEffects,
-        summary: &fabric_sdk::block::DecodedTransaction,
+        db: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        c: Columns,
     ) -> Result<(), MirrorError> {
-        let position = i32::try_from(tx.index).unwrap_or(i32::MAX);
-        let call = summary.chaincode.as_ref();
+        sqlx::query(
+            "INSERT INTO blocks (channel, number, header_hash, previous_hash, data_hash, tx_count, is_config, raw)
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::INTEGER[],
+                                      $7::BOOLEAN[], $8::BYTEA[])",
+        )
+        .bind(&self.channel)
+        .bind(&c.block_number)
+        .bind(&c.block_header_hash)
+        .bind(&c.block_previous_hash)
+        .bind(&c.block_data_hash)
+        .bind(&c.block_tx_count)
+        .bind(&c.block_is_config)
+        .bind(&c.block_raw)
+        .execute(&mut **db)
+        .await?;
         sqlx::query(
             "INSERT INTO transactions (channel, block_number, position, tx_id, header_type, validation_code,
                  validation, creator_msp, chaincode, function, tx_timestamp)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::INTEGER[], $4::TEXT[], $5::TEXT[], $6::INTEGER[],
+                                      $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[])",
         )
         .bind(&self.channel)
-        .bind(as_i64(number))
-        .bind(position)
-        .bind(&summary.tx_id)
-        .bind(&summary.header_type)
-        .bind(tx.validation_code.map(i32::from))
-        .bind(&summary.validation)
-        .bind(&summary.creator_msp_id)
-        .bind(call.map(|call| call.name.clone()))
-        .bind(call.and_then(|call| call.function.as_ref()).map(ToString::to_string).map(|f| f.trim_matches('"').to_owned()))
-        .bind(&summary.timestamp)
+        .bind(&c.tx_block)
+        .bind(&c.tx_position)
+        .bind(&c.tx_id)
+        .bind(&c.tx_header_type)
+        .bind(&c.tx_code)
+        .bind(&c.tx_validation)
+        .bind(&c.tx_creator)
+        .bind(&c.tx_chaincode)
+        .bind(&c.tx_function)
+        .bind(&c.tx_timestamp)
         .execute(&mut **db)
         .await?;
-        for (namespace, writes) in &tx.writes {
-            for write in writes {
-                sqlx::query(
-                    "INSERT INTO writes (channel, block_number, position, namespace, key, value, is_delete)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (channel, block_number, position, namespace, key)
-                     DO UPDATE SET value = EXCLUDED.value, is_delete = EXCLUDED.is_delete",
-                )
-                .bind(&self.channel)
-                .bind(as_i64(number))
-                .bind(position)
-                .bind(namespace)
-                .bind(write.key.as_bytes())
-                .bind(&write.value)
-                .bind(write.is_delete)
-                .execute(&mut **db)
-                .await?;
-                if tx.is_valid()
-                    && let Some((kind, key)) = record_key(&write.key)
-                {
-                    let value: Option<serde_json::Value> = if write.is_delete {
-                        None
-                    } else {
-                        serde_json::from_slice(&write.value).ok()
-                    };
-                    sqlx::query(
-                        "INSERT INTO records (channel, kind, record_key, value, deleted, block_number, tx_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (channel, kind, record_key) DO UPDATE SET value = EXCLUDED.value,
-                             deleted = EXCLUDED.deleted, block_number = EXCLUDED.block_number, tx_id = EXCLUDED.tx_id",
-                    )
-                    .bind(&self.channel)
-                    .bind(kind)
-                    .bind(&key)
-                    .bind(value)
-                    .bind(write.is_delete)
-                    .bind(as_i64(number))
-                    .bind(&summary.tx_id)
-                    .execute(&mut **db)
-                    .await?;
-                }
-            }
-        }
-        if let Some(event) = &tx.event
-            && tx.is_valid()
-        {
+        if !c.write_block.is_empty() {
             sqlx::query(
-                "INSERT INTO events (channel, block_number, position, tx_id, chaincode, name, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO writes (channel, block_number, position, namespace, key, value, is_delete)
+                 SELECT $1, * FROM UNNEST($2::BIGINT[], $3::INTEGER[], $4::TEXT[], $5::BYTEA[], $6::BYTEA[],
+                                          $7::BOOLEAN[])",
             )
             .bind(&self.channel)
-            .bind(as_i64(number))
-            .bind(position)
-            .bind(&summary.tx_id)
-            .bind(&event.chaincode_id)
-            .bind(&event.event_name)
-            .bind(&event.payload)
+            .bind(&c.write_block)
+            .bind(&c.write_position)
+            .bind(&c.write_namespace)
+            .bind(&c.write_key)
+            .bind(&c.write_value)
+            .bind(&c.write_delete)
+            .execute(&mut **db)
+            .await?;
+        }
+        if !c.event_block.is_empty() {
+            sqlx::query(
+                "INSERT INTO events (channel, block_number, position, tx_id, chaincode, name, payload)
+                 SELECT $1, * FROM UNNEST($2::BIGINT[], $3::INTEGER[], $4::TEXT[], $5::TEXT[], $6::TEXT[],
+                                          $7::BYTEA[])",
+            )
+            .bind(&self.channel)
+            .bind(&c.event_block)
+            .bind(&c.event_position)
+            .bind(&c.event_tx)
+            .bind(&c.event_chaincode)
+            .bind(&c.event_name)
+            .bind(&c.event_payload)
+            .execute(&mut **db)
+            .await?;
+        }
+        if !c.records.is_empty() {
+            let mut kinds = Vec::with_capacity(c.records.len());
+            let mut keys = Vec::with_capacity(c.records.len());
+            let mut values = Vec::with_capacity(c.records.len());
+            let mut deleted = Vec::with_capacity(c.records.len());
+            let mut numbers = Vec::with_capacity(c.records.len());
+            let mut tx_ids = Vec::with_capacity(c.records.len());
+            for (record, number) in c.records.into_values() {
+                kinds.push(record.kind);
+                keys.push(record.key);
+                values.push(record.value.map(|value| value.to_string()));
+                deleted.push(record.deleted);
+                numbers.push(number);
+                tx_ids.push(record.tx_id);
+            }
+            sqlx::query(
+                "INSERT INTO records (channel, kind, record_key, value, deleted, block_number, tx_id)
+                 SELECT $1, kind, record_key, value::JSONB, deleted, block_number, tx_id
+                 FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BOOLEAN[], $6::BIGINT[], $7::TEXT[])
+                      AS r(kind, record_key, value, deleted, block_number, tx_id)
+                 ON CONFLICT (channel, kind, record_key) DO UPDATE SET value = EXCLUDED.value,
+                     deleted = EXCLUDED.deleted, block_number = EXCLUDED.block_number, tx_id = EXCLUDED.tx_id",
+            )
+            .bind(&self.channel)
+            .bind(&kinds)
+            .bind(&keys)
+            .bind(&values)
+            .bind(&deleted)
+            .bind(&numbers)
+            .bind(&tx_ids)
             .execute(&mut **db)
             .await?;
         }
         Ok(())
     }
 
-    /// Follows the channel's blocks from the checkpoint until `stop` completes, writing each one.
+    /// Follows the channel's blocks from the checkpoint until `stop` completes, writing them. Blocks the
+    /// stream already holds are written together (up to [`BATCH_TRANSACTIONS`] transactions); a block that
+    /// arrives alone is written at once.
     pub async fn follow(
         &self,
         network: &Network,
@@ -282,21 +601,60 @@ impl Mirror {
         let mut blocks = network.block_events(&options).await?;
         tokio::pin!(stop);
         loop {
-            tokio::select! {
+            let first = tokio::select! {
                 () = &mut stop => return Ok(()),
                 next = blocks.next() => match next {
-                    Some(block) => {
-                        let block = block?;
-                        if let Applied::Written { transactions } = self.apply(&block).await? {
-                            let number = block.header.as_ref().map_or(0, |header| header.number);
-                            tracing::info!(block = number, transactions, "Mirrored block");
-                        }
-                    }
+                    Some(block) => block?,
                     None => return Ok(()),
                 },
+            };
+            let mut batch = vec![first];
+            let mut transactions = tx_count(&batch[0]);
+            let mut ended = false;
+            while transactions < BATCH_TRANSACTIONS {
+                // Only what the stream already holds: a pending read is dropped, losing nothing.
+                match blocks.next().now_or_never() {
+                    Some(Some(block)) => {
+                        let block = block?;
+                        transactions += tx_count(&block);
+                        batch.push(block);
+                    }
+                    Some(None) => {
+                        ended = true;
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let written = self.apply_batch(&batch).await?;
+            if written.blocks > 0 {
+                tracing::debug!(
+                    blocks = written.blocks,
+                    transactions = written.transactions,
+                    height = written.height,
+                    "Mirrored blocks"
+                );
+            }
+            if ended {
+                return Ok(());
             }
         }
     }
+}
+
+fn tx_count(block: &Block) -> usize {
+    block.data.as_ref().map_or(0, |data| data.data.len())
+}
+
+/// What [`Mirror::apply_batch`] wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Blocks written (not counting those already mirrored).
+    pub blocks: usize,
+    /// Their transactions.
+    pub transactions: usize,
+    /// The mirror's height afterwards (0 when nothing was written).
+    pub height: u64,
 }
 
 #[cfg(test)]
@@ -318,5 +676,17 @@ mod tests {
             None
         );
         assert_eq!(record_key("plain"), None);
+    }
+
+    #[test]
+    fn composite_key_is_the_inverse_of_record_key() {
+        for key in [
+            "\u{0}club\u{0}club-alpha\u{0}",
+            "\u{0}vote\u{0}p-1\u{0}club-beta\u{0}",
+            "\u{0}networkrules\u{0}",
+        ] {
+            let (kind, id) = record_key(key).unwrap();
+            assert_eq!(composite_key(kind, &id), key);
+        }
     }
 }
