@@ -597,9 +597,9 @@ ca_org_identities() {
 
   local short=${org#org}
   if [ "$org" = ordererOrg ]; then
-    identity orderer orderer orderer.nodes "$dir/orderers/orderer.$domain/msp" \
+    identity orderer orderer ordererorg.nodes "$dir/orderers/orderer.$domain/msp" \
       "$dir/orderers/orderer.$domain/tls" "orderer.$domain localhost 127.0.0.1"
-    identity ordereradmin admin orderer.nodes "$dir/users/Admin@$domain/msp"
+    identity ordereradmin admin ordererorg.nodes "$dir/users/Admin@$domain/msp"
     return
   fi
   identity peer0 peer "$org.nodes" "$dir/peers/peer0.$domain/msp" \

@@ -102,6 +102,16 @@ for org, name, port, ops in (("org1", "ca-org1", 7054, 17054), ("org2", "ca-org2
         check(f"{name}: registrar may register exactly club and role",
               lambda r=registrar: set(r()["attrs"]["hf.Registrar.Attributes"].split(",")) == {"club", "role"})
         check(f"{name}: affiliations {org}.nodes and {org}.clubs", lambda ca=ca, org=org: ca["affiliations"] == {org: ["nodes", "clubs"]})
+    if org == "ordererOrg":
+        check(f"{name}: affiliation ordererorg.nodes", lambda ca=ca: ca["affiliations"] == {"ordererorg": ["nodes"]})
+    # Fabric CA writes each affiliation component as an OU: one named like a NodeOU role makes the MSP
+    # see two roles in one certificate and reject the identity.
+    def components(tree):
+        for key, value in (tree or {}).items():
+            yield key
+            yield from (v for v in value if isinstance(v, str)) if isinstance(value, list) else components(value)
+    check(f"{name}: no affiliation component is a NodeOU role name",
+          lambda ca=ca: not set(components(ca["affiliations"])) & {"client", "peer", "admin", "orderer"})
     check(f"{name}: enrollment certificates for digital signature", lambda ca=ca: "digital signature" in ca["signing"]["default"]["usage"])
     check(f"{name}: tls profile for server and client auth",
           lambda ca=ca: {"server auth", "client auth"} <= set(ca["signing"]["profiles"]["tls"]["usage"]))

@@ -117,6 +117,12 @@ fake_ca_client() {
       type=$(opt --id.type "$@") || fail "--id.type missing"
       affiliation=$(opt --id.affiliation "$@") || fail "--id.affiliation missing"
       attrs=$(opt --id.attrs "$@") || attrs=
+      # The real CA registers it, but writes each affiliation component into the certificate as an OU
+      # beside the NodeOU of the type; the MSP then sees two roles and rejects the identity.
+      case ".$affiliation." in
+        *.client.* | *.peer.* | *.admin.* | *.orderer.*)
+          fail "affiliation '$affiliation' has a component named like a NodeOU role: the certificate would carry two roles" ;;
+      esac
       [ -f "$home/msp/signcerts/cert.pem" ] || fail "the registrar is not enrolled in $home"
       if [ -f "$registry" ] && grep -q "^$id " "$registry"; then
         fail "Identity '$id' is already registered"
