@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use fabric_protos::common::Block;
 use fabric_sdk::block::{
-    ChainError, ConfigSummary, DecodedBlock, DecodedTransaction, block_header_hash, decode_block,
-    decode_config_block, read_blocks, verify_chain, verify_orderer_signatures,
+    ChainError, ConfigSummary, DecodedBlock, DecodedTransaction, OrdererSignatureVerifier,
+    OrdererVerifyError, block_header_hash, decode_block, read_blocks, verify_chain,
 };
 
 /// Block commands.
@@ -312,33 +312,21 @@ fn number_of(block: &Block) -> u64 {
 }
 
 /// Verifies the orderer signature of every block but the genesis block against the orderer CAs of the
-/// configuration in force before it (a config block is itself signed under the configuration it
-/// replaces). The outer error is a usage problem; the inner one a block that fails verification.
+/// configuration in force before it. The outer error is a usage problem; the inner one a block that fails
+/// verification.
 fn verify_signatures(paths: &[PathBuf], chain: &[Block]) -> anyhow::Result<Result<usize, String>> {
-    let mut roots: Option<Vec<Vec<u8>>> = None;
+    let mut verifier = OrdererSignatureVerifier::new();
     let mut count = 0;
     for (path, block) in paths.iter().zip(chain) {
-        if number_of(block) > 0 {
-            let Some(roots) = &roots else {
-                anyhow::bail!(
-                    "--orderer-signatures needs the channel's config block (block 0) among the files"
-                );
-            };
-            if let Err(error) = verify_orderer_signatures(block, roots) {
-                return Ok(Err(format!("{error} ({})", path.display())));
+        match verifier.verify(block) {
+            Ok(verified) => count += usize::from(verified > 0),
+            Err(OrdererVerifyError::NoConfiguration(_)) => anyhow::bail!(
+                "--orderer-signatures needs the channel's config block (block 0) among the files"
+            ),
+            Err(OrdererVerifyError::Config { reason, .. }) => {
+                anyhow::bail!("{}: {reason}", path.display())
             }
-            count += 1;
-        }
-        let config = decode_config_block(block).with_context(|| path.display().to_string())?;
-        if let Some(config) = config {
-            roots = Some(
-                config
-                    .organizations
-                    .into_iter()
-                    .filter(|org| org.group == "Orderer")
-                    .flat_map(|org| org.root_certs.into_iter().chain(org.intermediate_certs))
-                    .collect(),
-            );
+            Err(error) => return Ok(Err(format!("{error} ({})", path.display()))),
         }
     }
     Ok(Ok(count))

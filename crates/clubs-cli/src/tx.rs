@@ -3,12 +3,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
-use fabric_sdk::gateway::{Gateway, GatewayError, TransactionOptions, code_name};
+use fabric_sdk::gateway::{Gateway, GatewayError, TransactionOptions, code_name, peer_endpoint};
 use fabric_sdk::msp::MspFolder;
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 /// Defaults match `scripts/up.sh`: the dev ledger on 127.0.0.1:7051 acting as its network admin.
 const DEFAULT_MSP_DIR: &str = ".state/devnet/organizations/peerOrganizations/org1.example.com/users/networkadmin@org1.example.com/msp";
@@ -65,22 +63,16 @@ pub enum TxCommand {
 async fn gateway(connection: &Connection) -> anyhow::Result<Gateway> {
     let folder = MspFolder::load(&connection.msp_dir, &connection.msp_id)?;
     let signing = folder.signing_identity()?;
-    let scheme = if connection.tls_root_cert.is_some() {
-        "https"
-    } else {
-        "http"
+    let tls_root = match &connection.tls_root_cert {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("{}", path.display()))?),
+        None => None,
     };
-    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", connection.peer))
-        .with_context(|| format!("peer address {:?}", connection.peer))?
-        .connect_timeout(Duration::from_secs(5));
-    if let Some(path) = &connection.tls_root_cert {
-        let pem = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
-        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
-        if let Some(name) = &connection.tls_server_name {
-            tls = tls.domain_name(name.clone());
-        }
-        endpoint = endpoint.tls_config(tls)?;
-    }
+    let endpoint = peer_endpoint(
+        &connection.peer,
+        tls_root,
+        connection.tls_server_name.as_deref(),
+    )
+    .with_context(|| format!("peer address {:?}", connection.peer))?;
     let channel = endpoint
         .connect()
         .await

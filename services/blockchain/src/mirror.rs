@@ -19,6 +19,8 @@ use prost::Message;
 use sqlx::postgres::PgPool;
 use tokio::sync::watch;
 
+use crate::metrics::Metrics;
+
 /// Record kinds the contract stores under composite keys `\0<kind>\0…`, projected into `records`.
 pub const RECORD_KINDS: &[&str] = &[
     "club",
@@ -167,6 +169,8 @@ pub struct BlockRows {
     pub events: Vec<EventRow>,
     /// Record versions written by VALID transactions, in order.
     pub records: Vec<RecordRow>,
+    /// When the newest transaction of the block was created (its channel header timestamp).
+    pub created: Option<std::time::SystemTime>,
 }
 
 fn as_i64(value: u64) -> i64 {
@@ -217,10 +221,18 @@ impl BlockRows {
             writes: Vec::new(),
             events: Vec::new(),
             records: Vec::new(),
+            created: None,
         };
         for (tx, summary) in effects.iter().zip(&decoded.transactions) {
             let position = i32::try_from(tx.index).unwrap_or(i32::MAX);
             let call = summary.chaincode.as_ref();
+            if let Some(created) = tx
+                .channel_header
+                .timestamp
+                .and_then(|timestamp| std::time::SystemTime::try_from(timestamp).ok())
+            {
+                rows.created = Some(rows.created.map_or(created, |newest| newest.max(created)));
+            }
             rows.transactions.push(TxRow {
                 position,
                 tx_id: summary.tx_id.clone(),
@@ -364,6 +376,7 @@ pub struct Mirror {
     pool: PgPool,
     channel: String,
     height: watch::Sender<u64>,
+    metrics: Option<Metrics>,
 }
 
 impl Mirror {
@@ -373,7 +386,14 @@ impl Mirror {
             pool,
             channel: channel.to_owned(),
             height: watch::Sender::new(0),
+            metrics: None,
         }
+    }
+
+    /// Reports the mirror's height, the ledger's and the lag to `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Creates or updates the mirror's tables.
@@ -441,6 +461,7 @@ impl Mirror {
         let mut expected = next.map_or(0, |next| u64::try_from(next).unwrap_or(0));
         let mut columns = Columns::default();
         let mut written = Written::default();
+        let mut created = Vec::new();
         for block in blocks {
             let number = block.header.as_ref().map_or(0, |header| header.number);
             if number < expected {
@@ -455,6 +476,7 @@ impl Mirror {
             let rows = BlockRows::from_block(block)?;
             written.blocks += 1;
             written.transactions += rows.transactions.len();
+            created.extend(rows.created);
             columns.push(rows);
             expected += 1;
         }
@@ -472,6 +494,14 @@ impl Mirror {
         .await?;
         db.commit().await?;
         self.height.send_replace(expected);
+        if let Some(metrics) = &self.metrics {
+            metrics.mirror_height.set(as_i64(expected));
+            let now = std::time::SystemTime::now();
+            for created in created {
+                let lag = now.duration_since(created).unwrap_or_default();
+                metrics.mirror_lag_seconds.observe(lag.as_secs_f64());
+            }
+        }
         written.height = expected;
         Ok(written)
     }
@@ -608,6 +638,7 @@ impl Mirror {
                     None => return Ok(()),
                 },
             };
+            self.delivered(&first);
             let mut batch = vec![first];
             let mut transactions = tx_count(&batch[0]);
             let mut ended = false;
@@ -616,6 +647,7 @@ impl Mirror {
                 match blocks.next().now_or_never() {
                     Some(Some(block)) => {
                         let block = block?;
+                        self.delivered(&block);
                         transactions += tx_count(&block);
                         batch.push(block);
                     }
@@ -637,6 +669,17 @@ impl Mirror {
             }
             if ended {
                 return Ok(());
+            }
+        }
+    }
+}
+
+impl Mirror {
+    fn delivered(&self, block: &Block) {
+        if let (Some(metrics), Some(header)) = (&self.metrics, &block.header) {
+            let height = as_i64(header.number.saturating_add(1));
+            if metrics.ledger_height.get() < height {
+                metrics.ledger_height.set(height);
             }
         }
     }

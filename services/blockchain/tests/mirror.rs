@@ -2,108 +2,15 @@
 //! transactions in the projections, redelivery harmless, gaps refused, and an interrupted listener resumes
 //! at its checkpoint with nothing missing or duplicated.
 
+mod support;
+
 use std::time::Duration;
 
 use blockchain_service::mirror::{Applied, Mirror, MirrorError};
-use chaincode_shim::server::{ServerConfig, serve_with_listener};
-use devnet::chaincode_link::ChaincodeLinkConfig;
-use devnet::{DevnetConfig, RunningDevnet, init, start};
 use fabric_sdk::gateway::{EventsOptions, Gateway, StartPosition, TransactionOptions};
-use fabric_sdk::msp::MspFolder;
-use reciprocal_chaincode::ReciprocalContract;
 use serde_json::json;
 use sqlx::postgres::PgPool;
-use tokio::net::TcpListener;
-
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// Drops a test database once its pool is closed.
-async fn drop_database(pool: PgPool) {
-    let database: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let admin = PgPool::connect(
-        &std::env::var("DATABASE_ADMIN_URL").unwrap_or_else(|_| ADMIN_URL.to_owned()),
-    )
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {database}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-}
-
-/// A fresh database for one test.
-async fn database(name: &str) -> PgPool {
-    let admin = PgPool::connect(
-        &std::env::var("DATABASE_ADMIN_URL").unwrap_or_else(|_| ADMIN_URL.to_owned()),
-    )
-    .await
-    .expect("Postgres is running on 127.0.0.1:5432");
-    let database = format!("mirror_{name}_{}", std::process::id());
-    // The name is ours (test name and process id), not input.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {database}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let pool = PgPool::connect(&format!("postgres://postgres@127.0.0.1:5432/{database}"))
-        .await
-        .unwrap();
-    Mirror::migrate(&pool).await.unwrap();
-    pool
-}
-
-async fn ledger(name: &str) -> (RunningDevnet, Gateway, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("mirror-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    init(&dir, &["club-alpha".to_owned()]).unwrap();
-    let chaincode = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = chaincode.local_addr().unwrap();
-    let config = ServerConfig {
-        address,
-        chaincode_id: "reciprocal:dev".to_owned(),
-        tls: None,
-    };
-    tokio::spawn(serve_with_listener(
-        chaincode,
-        config,
-        ReciprocalContract,
-        std::future::pending(),
-    ));
-    let running = start(
-        DevnetConfig {
-            chaincode: ChaincodeLinkConfig {
-                address: address.to_string(),
-                ..ChaincodeLinkConfig::default()
-            },
-            ..DevnetConfig::new(dir.clone())
-        },
-        Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-    )
-    .await
-    .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let signing = MspFolder::load(&running.layout.user_msp("networkadmin"), "Org1MSP")
-        .unwrap()
-        .signing_identity()
-        .unwrap();
-    let gateway = Gateway::new(channel, signing.identity().clone(), signing.signer());
-    (running, gateway, dir)
-}
+use support::{database, drop_database, ledger};
 
 async fn create_clubs(gateway: &Gateway, prefix: &str, count: usize) {
     let contract = gateway.network("reciprocal").contract("reciprocal");

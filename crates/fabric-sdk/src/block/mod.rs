@@ -25,5 +25,6 @@ pub use error::{BlockError, LedgerRecordError, RecordProblem};
 pub use file::{decode_ledger_block, encode_ledger_block, read_block_file, read_blocks};
 pub use hash::{block_data_hash, block_header_bytes, block_header_hash};
 pub use verify::{
-    ChainError, ChainReport, SignatureError, verify_chain, verify_orderer_signatures,
+    ChainError, ChainReport, OrdererSignatureVerifier, OrdererVerifyError, SignatureError,
+    verify_chain, verify_orderer_signatures,
 };

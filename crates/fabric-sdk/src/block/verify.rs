@@ -323,3 +323,68 @@ fn root_ders(pems: &[Vec<u8>]) -> Result<Vec<(usize, Vec<u8>)>, SignatureError> 
     }
     Ok(ders)
 }
+
+/// Verifies the orderer signatures of a channel's blocks read in order, each against the orderer CAs of the
+/// configuration in force before it: a config block is itself signed under the configuration it replaces,
+/// and the genesis block is taken on trust.
+#[derive(Debug, Clone, Default)]
+pub struct OrdererSignatureVerifier {
+    roots: Option<Vec<Vec<u8>>>,
+}
+
+/// Why [`OrdererSignatureVerifier::verify`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrdererVerifyError {
+    /// A block past the genesis block came before any configuration.
+    #[error("block {0}: no channel configuration (block 0) was read before it")]
+    NoConfiguration(u64),
+    /// A signature does not verify.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// A config block does not decode.
+    #[error("block {block}: configuration does not decode: {reason}")]
+    Config {
+        /// Block number.
+        block: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl OrdererSignatureVerifier {
+    /// A verifier that has read no configuration yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Verifies `block` (the next one in order) and, when it is a config block, takes its orderer CAs for the
+    /// blocks after it. Returns how many signatures verified (0 for the genesis block).
+    pub fn verify(&mut self, block: &Block) -> Result<usize, OrdererVerifyError> {
+        let number = block.header.as_ref().map_or(0, |header| header.number);
+        let mut verified = 0;
+        if number > 0 {
+            let roots = self
+                .roots
+                .as_ref()
+                .ok_or(OrdererVerifyError::NoConfiguration(number))?;
+            verified = verify_orderer_signatures(block, roots)?;
+        }
+        let config = super::decode::decode_config_block(block).map_err(|error| {
+            OrdererVerifyError::Config {
+                block: number,
+                reason: error.to_string(),
+            }
+        })?;
+        if let Some(config) = config {
+            self.roots = Some(
+                config
+                    .organizations
+                    .into_iter()
+                    .filter(|org| org.group == "Orderer")
+                    .flat_map(|org| org.root_certs.into_iter().chain(org.intermediate_certs))
+                    .collect(),
+            );
+        }
+        Ok(verified)
+    }
+}

@@ -1,0 +1,132 @@
+//! What the service's tests share: a fresh Postgres database per test, and a dev ledger driving the real
+//! chaincode.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use blockchain_service::mirror::Mirror;
+use chaincode_shim::server::{ServerConfig, serve_with_listener};
+use devnet::chaincode_link::ChaincodeLinkConfig;
+use devnet::{DevnetConfig, RunningDevnet, init, start};
+use fabric_sdk::gateway::Gateway;
+use fabric_sdk::msp::MspFolder;
+use reciprocal_chaincode::ReciprocalContract;
+use sqlx::postgres::PgPool;
+use tokio::net::TcpListener;
+
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Drops a test database once its pool is closed.
+pub async fn drop_database(pool: PgPool) {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let admin = PgPool::connect(
+        &std::env::var("DATABASE_ADMIN_URL").unwrap_or_else(|_| ADMIN_URL.to_owned()),
+    )
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
+
+/// A fresh database for one test.
+pub async fn database(name: &str) -> PgPool {
+    let admin = PgPool::connect(
+        &std::env::var("DATABASE_ADMIN_URL").unwrap_or_else(|_| ADMIN_URL.to_owned()),
+    )
+    .await
+    .expect("Postgres is running on 127.0.0.1:5432");
+    let database = format!("mirror_{name}_{}", std::process::id());
+    // The name is ours (test name and process id), not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let pool = PgPool::connect(&format!("postgres://postgres@127.0.0.1:5432/{database}"))
+        .await
+        .unwrap();
+    Mirror::migrate(&pool).await.unwrap();
+    pool
+}
+
+pub async fn ledger(name: &str) -> (RunningDevnet, Gateway, PathBuf) {
+    ledger_with_clubs(name, &["club-alpha"]).await
+}
+
+/// A dev ledger with demo identities for `clubs`, and a gateway as the network admin.
+pub async fn ledger_with_clubs(name: &str, clubs: &[&str]) -> (RunningDevnet, Gateway, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mirror-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    init(
+        &dir,
+        &clubs
+            .iter()
+            .map(|club| (*club).to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let chaincode = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = chaincode.local_addr().unwrap();
+    let config = ServerConfig {
+        address,
+        chaincode_id: "reciprocal:dev".to_owned(),
+        tls: None,
+    };
+    tokio::spawn(serve_with_listener(
+        chaincode,
+        config,
+        ReciprocalContract,
+        std::future::pending(),
+    ));
+    let running = start(
+        DevnetConfig {
+            chaincode: ChaincodeLinkConfig {
+                address: address.to_string(),
+                ..ChaincodeLinkConfig::default()
+            },
+            ..DevnetConfig::new(dir.clone())
+        },
+        Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
+    )
+    .await
+    .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let signing = MspFolder::load(&running.layout.user_msp("networkadmin"), "Org1MSP")
+        .unwrap()
+        .signing_identity()
+        .unwrap();
+    let gateway = Gateway::new(channel, signing.identity().clone(), signing.signer());
+    (running, gateway, dir)
+}
+
+/// A gateway over `running` as demo user `user` (`networkadmin`, `clubadmin-alpha`, …).
+pub async fn gateway_as(running: &RunningDevnet, user: &str) -> Gateway {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let signing = MspFolder::load(&running.layout.user_msp(user), "Org1MSP")
+        .unwrap()
+        .signing_identity()
+        .unwrap();
+    Gateway::new(channel, signing.identity().clone(), signing.signer())
+}
