@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod block;
+mod ca;
 mod identity;
 mod tx;
 
@@ -21,6 +22,9 @@ enum Command {
     /// Inspect and verify Fabric blocks (as `peer channel fetch` writes them).
     #[command(subcommand)]
     Block(block::BlockCommand),
+    /// Enroll, register, revoke and list identities with a Fabric CA.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
     /// Show Fabric identities (MSP folders).
     #[command(subcommand)]
     Identity(identity::IdentityCommand),
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Block(command) => block::run(command),
+        Command::Ca(command) => ca::run(command),
         Command::Identity(command) => identity::run(command),
         Command::Tx(command) => tx::run(command),
     };
