@@ -319,7 +319,12 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                     });
                     println!("{}", serde_json::to_string_pretty(&value)?);
                 } else {
-                    println!("CA name     {}", info.ca_name);
+                    let name = if info.ca_name.is_empty() {
+                        "(the server's default CA, unnamed)"
+                    } else {
+                        &info.ca_name
+                    };
+                    println!("CA name     {name}");
                     println!("version     {}", info.version);
                     for certificate in &chain {
                         println!(

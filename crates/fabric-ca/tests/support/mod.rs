@@ -843,12 +843,12 @@ fn identities(ca: &Ca, caller: &str, query_ca: Option<String>) -> Result<Value, 
 
 fn identity(ca: &Ca, caller: &str, id: &str) -> Result<Value, Failure> {
     let registry = ca.registry.lock().unwrap();
-    if caller != id
-        && registry
-            .identities
-            .get(caller)
-            .and_then(|registered| attribute(registered, "hf.Registrar.Roles"))
-            .is_none()
+    // Only a registrar may read an identity, even its own (fabric-ca's getID).
+    if registry
+        .identities
+        .get(caller)
+        .and_then(|registered| attribute(registered, "hf.Registrar.Roles"))
+        .is_none_or(|roles| roles.is_empty())
     {
         return Err(authorization_failure());
     }
