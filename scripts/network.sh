@@ -1296,9 +1296,10 @@ cmd_status() {
     port_busy "$PEER0_ORG1_PORT" && has_cfg core.yaml; then
     require_bins peer
     echo "Channel $CHANNEL as peer0.org1 sees it:"
-    with_org 1 peer channel getinfo -c "$CHANNEL" 2>&1 | sed 's/^/  /' || true
-    with_org 1 peer lifecycle chaincode querycommitted --channelID "$CHANNEL" --name "$CC_NAME" 2>&1 |
-      sed 's/^/  /' || true
+    # The peer CLI logs its connections at INFO on stderr; only warnings and errors belong here.
+    FABRIC_LOGGING_SPEC=WARNING with_org 1 peer channel getinfo -c "$CHANNEL" 2>&1 | sed 's/^/  /' || true
+    FABRIC_LOGGING_SPEC=WARNING with_org 1 peer lifecycle chaincode querycommitted --channelID "$CHANNEL" \
+      --name "$CC_NAME" 2>&1 | sed 's/^/  /' || true
   fi
 }
 

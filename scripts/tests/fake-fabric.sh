@@ -296,12 +296,16 @@ PY
     "lifecycle install")
       local id
       id=$(fake_peer_cli lifecycle chaincode calculatepackageid "$1")
+      if grep -q "^$id " "$fake/peer-$port-installed" 2>/dev/null; then
+        fail "Error: chaincode install failed with status: 500 - failed to invoke backing implementation of" \
+          "'InstallChaincode': chaincode already successfully installed (package ID '$id')"
+      fi
       echo "$id $1" >>"$fake/peer-$port-installed"
       echo "Chaincode code package identifier: $id" >&2
       ;;
     "lifecycle queryinstalled")
       [ "$(opt --output "$@")" = json ] || fail "expected --output json"
-      python3 -c 'import json,sys; print(json.dumps({"installed_chaincodes": [{"package_id": l.split()[0]} for l in open(sys.argv[1])]}))' \
+      python3 -c 'import json,sys; print(json.dumps({"installed_chaincodes": [{"package_id": l.split()[0], "label": l.split(":")[0]} for l in open(sys.argv[1])]}))' \
         "$fake/peer-$port-installed" 2>/dev/null || echo '{}'
       ;;
     "lifecycle approveformyorg")
@@ -315,7 +319,10 @@ PY
     "lifecycle queryapproved")
       local sequence line
       sequence=$(opt --sequence "$@") || fail "--sequence missing"
-      line=$(grep "^$msp $sequence " "$fake/approved" 2>/dev/null) || fail "Error: query failed with status: 404"
+      line=$(grep "^$msp $sequence " "$fake/approved" 2>/dev/null) ||
+        fail "Error: query failed with status: 500 - failed to invoke backing implementation of" \
+          "'QueryApprovedChaincodeDefinition': could not fetch approved chaincode definition" \
+          "(name: 'reciprocal', sequence: '$sequence') on channel 'reciprocal'"
       printf '{"sequence": %s, "source": {"Type": {"LocalPackage": {"package_id": "%s"}}}}\n' "$sequence" "${line##* }"
       ;;
     "lifecycle checkcommitreadiness")
@@ -390,14 +397,19 @@ fake_configtxgen() {
   while read -r path; do
     [ -e "$dir/$path" ] || fail "$path (relative to $dir) does not exist"
   done < <(sed -n 's/^ *\(MSPDir\|ClientTLSCert\|ServerTLSCert\): *//p' "$dir/configtx.yaml")
-  # The genesis block carries Org1's anchor peer only, so createChannel has one anchor update to make.
-  python3 - "$dir/configtx.yaml" >"$fake/anchors" <<'PY'
+  # Like the real configtxgen, the genesis block carries every org's AnchorPeers from configtx.yaml.
+  # FAKE_FABRIC_GENESIS_WITHOUT_ANCHORS="Org2MSP ..." leaves those orgs' out, as in a channel created from
+  # a configtx.yaml without them, so a test can exercise createChannel's anchor peer update.
+  python3 - "$dir/configtx.yaml" "${FAKE_FABRIC_GENESIS_WITHOUT_ANCHORS:-}" >"$fake/anchors" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-org1 = text.split("ID: Org1MSP", 1)[1].split("- &Org2", 1)[0]
-host = re.search(r"- Host: (\S+)", org1).group(1)
-port = re.search(r"Port: (\d+)", org1.split("AnchorPeers:", 1)[1]).group(1)
-print("Org1MSP", host, port)
+text, omit = open(sys.argv[1]).read(), sys.argv[2].split()
+orgs = text.split("Capabilities:", 1)[0]
+for msp in ("Org1MSP", "Org2MSP"):
+    if msp in omit:
+        continue
+    block = orgs.split(f"ID: {msp}", 1)[1].split("\n  - &", 1)[0]
+    for host, port in re.findall(r"- Host: (\S+)\s+Port: (\d+)", block.split("AnchorPeers:", 1)[1]):
+        print(msp, host, port)
 PY
   echo "channel=$channel" >"$block"
 }
@@ -412,14 +424,21 @@ fake_osnadmin() {
   channel=$(opt --channelID "$@") || fail "--channelID missing"
   touch "$fake/orderer-channels"
   case "$sub" in
-    list) if grep -qx "$channel" "$fake/orderer-channels"; then echo "Status: 200"; else echo "Status: 404"; fi ;;
+    # The real osnadmin prints the HTTP status, then the JSON body, and exits 0 whatever the status.
+    list)
+      if grep -qx "$channel" "$fake/orderer-channels"; then
+        printf 'Status: 200\n{\n\t"name": "%s",\n\t"status": "active"\n}\n\n' "$channel"
+      else
+        printf 'Status: 404\n{\n\t"error": "channel does not exist"\n}\n\n'
+      fi
+      ;;
     join)
       need_file "$(opt --config-block "$@")"
       if grep -qx "$channel" "$fake/orderer-channels"; then
-        echo "Status: 405"
+        printf 'Status: 405\n{\n\t"error": "cannot join: channel already exists"\n}\n\n'
       else
         echo "$channel" >>"$fake/orderer-channels"
-        echo "Status: 201"
+        printf 'Status: 201\n{\n\t"name": "%s",\n\t"status": "active"\n}\n\n' "$channel"
       fi
       ;;
     *) fail "unexpected osnadmin command $sub" ;;

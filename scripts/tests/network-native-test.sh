@@ -93,7 +93,9 @@ check "a second up reuses the identities" test "$(cat "$FAKE_FABRIC_STATE"/regis
 check "a second up leaves the running nodes alone" contains "$out" "peer0.org1 already running"
 
 # ---- createChannel
-out=$(net createChannel 2>&1)
+# The real configtxgen puts both orgs' anchor peers into the genesis block; this one leaves Org2's out, as
+# in a channel created from an older configtx.yaml, so createChannel has an anchor peer update to make.
+out=$(FAKE_FABRIC_GENESIS_WITHOUT_ANCHORS=Org2MSP net createChannel 2>&1)
 check "createChannel succeeds" show_on_failure $? "$out"
 configtx=$state/configtx/configtx.yaml
 check "native channel config: orderer endpoint on 127.0.0.1 and the orderer's host port" \
