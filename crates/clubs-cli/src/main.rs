@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod block;
 mod ca;
 mod identity;
@@ -19,6 +20,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Ask the ledger's mirror what happened, and check that it tells the truth.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Inspect and verify Fabric blocks (as `peer channel fetch` writes them).
     #[command(subcommand)]
     Block(block::BlockCommand),
@@ -36,6 +40,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Audit(command) => audit::run(command),
         Command::Block(command) => block::run(command),
         Command::Ca(command) => ca::run(command),
         Command::Identity(command) => identity::run(command),

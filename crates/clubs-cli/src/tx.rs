@@ -31,10 +31,10 @@ pub struct Connection {
     msp_id: String,
     /// Channel.
     #[arg(long, env = "CLUBS_CHANNEL", default_value = "reciprocal")]
-    channel: String,
+    pub channel: String,
     /// Chaincode.
     #[arg(long, env = "CLUBS_CHAINCODE", default_value = "reciprocal")]
-    chaincode: String,
+    pub chaincode: String,
 }
 
 /// Transaction commands.
@@ -60,7 +60,7 @@ pub enum TxCommand {
     },
 }
 
-async fn gateway(connection: &Connection) -> anyhow::Result<Gateway> {
+pub async fn gateway(connection: &Connection) -> anyhow::Result<Gateway> {
     let folder = MspFolder::load(&connection.msp_dir, &connection.msp_id)?;
     let signing = folder.signing_identity()?;
     let tls_root = match &connection.tls_root_cert {

@@ -106,19 +106,17 @@ fn init_logging(format: &str) {
     }
 }
 
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+/// Listens for SIGTERM and SIGINT from now on; the future completes at the first.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    })
 }
 
 /// Creates the database named in `url` if it does not exist.
@@ -167,6 +165,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    // Installed first, so a stop requested while the service starts is a graceful one.
+    let shutdown = shutdown_signal()?;
     let wallet = Wallet::load(&args.wallet).context("loading the wallet")?;
     tracing::info!(actors = ?wallet, "Wallet loaded");
 
@@ -311,7 +311,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(http = %args.http_addr, grpc = %args.grpc_addr, peer = %args.peer_endpoint, "Blockchain service started");
 
     let failure = tokio::select! {
-        () = shutdown_signal() => None,
+        () = shutdown => None,
         result = &mut grpc => Some(format!("gRPC server stopped: {result:?}")),
         result = &mut http => Some(format!("HTTP server stopped: {result:?}")),
     };
