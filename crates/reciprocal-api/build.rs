@@ -6,7 +6,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let proto_root = manifest.join("../../proto");
     let fds = protox::compile(["reciprocal/v1/blockchain.proto"], [proto_root.clone()])?;
-    println!("cargo:rerun-if-changed={}", proto_root.join("reciprocal").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        proto_root.join("reciprocal").display()
+    );
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -600,7 +600,11 @@ pub fn peer_endpoint(
     let address = address
         .trim_start_matches("http://")
         .trim_start_matches("https://");
-    let scheme = if tls_root_pem.is_some() { "https" } else { "http" };
+    let scheme = if tls_root_pem.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{address}"))?
         .connect_timeout(Duration::from_secs(5))
         .http2_keep_alive_interval(Duration::from_secs(60))
