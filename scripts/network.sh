@@ -51,6 +51,8 @@ Environment:
   FABRIC_CFG    directory with Fabric's core.yaml and orderer.yaml     [default: $FABRIC_BIN/../config]
   FABRIC_VERSION, FABRIC_CA_VERSION   image tags for Docker/Podman       [default: 2.5, 1.5]
   FABRIC_NETWORK_PORT_OFFSET          added to every port on the host   [default: 0]
+  FABRIC_NETWORK_READY_TIMEOUT        seconds createChannel and deployCC wait for the orderer's raft
+                                      leader and for each peer to see the other through gossip [default: 90]
 
 Ports on the host (before the offset): CAs 7054 (Org1), 8054 (Org2), 9054 (orderer org); orderer 7050,
 admin 7053, operations 9443; peer0.org1 7051 (operations 9444); peer0.org2 9051 (operations 9445);
@@ -443,7 +445,10 @@ wait_for_port() {
     if port_busy "$port"; then
       return 0
     fi
-    if [ "$runtime" = native ] && [ -f "$pids/$name.pid" ] && ! process_running "$name"; then
+    # In the middle of an exec (nohup, env, a wrapper script, the binary) `ps` can show a process without
+    # its command line: only one that still looks gone a moment later has exited.
+    if [ "$runtime" = native ] && [ -f "$pids/$name.pid" ] && ! process_running "$name" &&
+      sleep 0.5 && ! process_running "$name" && ! port_busy "$port"; then
       info "$prog: $name exited during start-up"
       show_log_tail "$log"
       exit 1
@@ -697,6 +702,7 @@ start_peer_native() {
     CORE_PEER_CHAINCODELISTENADDRESS="127.0.0.1:$cc_port" \
     CORE_PEER_GOSSIP_BOOTSTRAP="127.0.0.1:$port" \
     CORE_PEER_GOSSIP_EXTERNALENDPOINT="127.0.0.1:$port" \
+    CORE_PEER_GOSSIP_RECONNECTINTERVAL=5s \
     CORE_PEER_LOCALMSPID="Org${n}MSP" \
     CORE_PEER_MSPCONFIGPATH="$node/msp" \
     CORE_PEER_TLS_ENABLED=true \
@@ -911,6 +917,62 @@ PY
     -f "$work/anchors.tx" -c "$CHANNEL" "${orderer_args[@]}"
 }
 
+# metric_value PORT METRIC: the value of METRIC (its name and labels as the exposition writes them) on the
+# operations endpoint at 127.0.0.1:PORT, as a whole number, 0 when absent; exits 2 when unreadable.
+metric_value() {
+  python3 - "http://127.0.0.1:$1/metrics" "$2" <<'PY'
+import sys, urllib.request
+try:
+    text = urllib.request.urlopen(sys.argv[1], timeout=2).read().decode()
+except Exception:
+    sys.exit(2)
+prefix = sys.argv[2] + " "
+values = [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
+print(int(float(values[0])) if values else 0)
+PY
+}
+
+# await_metric WHO PORT METRIC WAITING READY FAILURE: waits until METRIC on WHO's operations endpoint is
+# at least 1, saying WAITING first and READY once it is; fails with FAILURE after the timeout. Does not
+# wait when the endpoint cannot be read.
+await_metric() {
+  local who=$1 port=$2 metric=$3 waiting=$4 ready=$5 failure=$6 value waited
+  local timeout=${FABRIC_NETWORK_READY_TIMEOUT:-90}
+  [[ "$timeout" =~ ^[0-9]+$ ]] || die "FABRIC_NETWORK_READY_TIMEOUT must be a number of seconds, not '$timeout'"
+  for ((waited = 0; ; waited++)); do
+    if ! value=$(metric_value "$port" "$metric"); then
+      info "  $who's metrics (127.0.0.1:$port) cannot be read; not waiting until $ready"
+      return 0
+    fi
+    if [ "$value" -ge 1 ]; then
+      [ "$waited" -eq 0 ] || info "  $ready (after ${waited}s)"
+      return 0
+    fi
+    [ "$waited" -lt "$timeout" ] || die "$failure after ${timeout}s (see the logs in $logs)"
+    [ "$waited" -gt 0 ] || info "  $waiting"
+    sleep 1
+  done
+}
+
+# After a (re)start the network takes a few seconds before a transaction can go through: the orderer
+# must elect its raft leader (about 5 s after a restart), and the default endorsement policy needs both
+# orgs' peers, which each peer's gateway finds through gossip. When both peers start together, a peer's
+# first probe of the other org's anchor peer can fail (Fabric sends it before it has installed the
+# channel's TLS roots) and gossip retries only after its reconnect interval; until then every submit
+# fails with "no combination of peers can be derived which satisfy the endorsement policy".
+wait_until_ready() {
+  await_metric orderer "$ORDERER_OPS_PORT" "consensus_etcdraft_is_leader{channel=\"$CHANNEL\"}" \
+    "waiting for the orderer to elect the raft leader of $CHANNEL" "the orderer leads $CHANNEL" \
+    "the orderer has no raft leader for $CHANNEL, so it orders no transaction,"
+  local n
+  for n in 1 2; do
+    await_metric "peer0.org$n" "$(peer_ops_port "$n")" "gossip_membership_total_peers_known{channel=\"$CHANNEL\"}" \
+      "waiting for peer0.org$n to see the other org's peer through gossip" \
+      "peer0.org$n sees the other org's peer through gossip" \
+      "peer0.org$n sees no other peer of $CHANNEL through gossip, so its gateway cannot collect both orgs' endorsements,"
+  done
+}
+
 cmd_create_channel() {
   [ ${#command_args[@]} -eq 0 ] || usage_error "createChannel takes no arguments: ${command_args[*]}"
   require_network
@@ -971,6 +1033,7 @@ cmd_create_channel() {
   for n in 1 2; do
     ensure_anchor_peer "$n"
   done
+  wait_until_ready
   info "Channel $CHANNEL is ready. Next: '$prog deployCC'."
 }
 
@@ -1197,6 +1260,7 @@ cmd_deploy_cc() {
     fi
     info "  peer0.org$n: GetMetadata answered"
   done
+  wait_until_ready
   info "Chaincode $CC_NAME is deployed (package id $package_id$([ "$tls" = true ] && echo ', TLS'))."
 }
 

@@ -152,6 +152,8 @@ for n, port, ops in ((1, 7051, 9444), (2, 9051, 9445)):
     check(f"compose: {peer} gossip external endpoint is its service name", lambda peer=peer, port=port:
           env(peer)["CORE_PEER_GOSSIP_EXTERNALENDPOINT"] == f"{peer}:{port}")
     check(f"compose: {peer} MSP Org{n}MSP", lambda peer=peer, n=n: env(peer)["CORE_PEER_LOCALMSPID"] == f"Org{n}MSP")
+    check(f"compose: {peer} retries gossip connections after 5s, not 25s", lambda peer=peer:
+          env(peer).get("CORE_PEER_GOSSIP_RECONNECTINTERVAL") == "5s")
     def builder_mounted(peer=peer):
         builders = yaml.safe_load(env(peer)["CORE_CHAINCODE_EXTERNALBUILDERS"])
         mounts = {v.split(":")[1]: v.split(":")[0] for v in services[peer]["volumes"]}

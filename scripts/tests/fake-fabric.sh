@@ -67,24 +67,59 @@ port_of() { echo "${1##*:}"; }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# listen PORT...: accepts and closes connections on 127.0.0.1:PORT... until terminated. The wrapper's path
-# stays in the process arguments, as a real binary's would.
+# listen PORT...: accepts and closes connections on 127.0.0.1:PORT... until terminated. A port given as
+# peer-metrics:PORT or orderer-metrics:PORT answers HTTP with the metric network.sh waits for instead: a
+# peer knows as many peers of channel reciprocal as $FAKE_FABRIC_STATE/gossip-peers-known says, the
+# orderer leads it if $FAKE_FABRIC_STATE/raft-leader says 1 (both default to 1); "N:K" in either file
+# means N for the next K answers, then 1. The wrapper's path stays in the process arguments, as a real
+# binary's would.
 listen() {
   exec python3 -c "$listener" "$self" "$@"
 }
 listener='
-import select, socket, sys
-servers = []
+import os, select, socket, sys
+metrics = {
+    "peer-metrics": ("gossip-peers-known", "gossip_membership_total_peers_known"),
+    "orderer-metrics": ("raft-leader", "consensus_etcdraft_is_leader"),
+}
+servers = {}
 for port in sys.argv[2:]:
+    kind, _, number = port.rpartition(":")
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", int(port)))
+    server.bind(("127.0.0.1", int(number)))
     server.listen(16)
-    servers.append(server)
+    servers[server] = metrics.get(kind)
+def value(file):
+    path = os.path.join(os.environ["FAKE_FABRIC_STATE"], file)
+    try:
+        with open(path) as current:
+            text = current.read().strip()
+    except OSError:
+        return "1"
+    if ":" not in text:
+        return text
+    answer, left = text.split(":")
+    if int(left) <= 0:
+        return "1"
+    with open(path, "w") as rest:
+        rest.write("%s:%d\n" % (answer, int(left) - 1))
+    return answer
 while True:
-    ready, _, _ = select.select(servers, [], [])
+    ready, _, _ = select.select(list(servers), [], [])
     for server in ready:
-        server.accept()[0].close()
+        connection = server.accept()[0]
+        if servers[server]:
+            file, metric = servers[server]
+            connection.settimeout(2)
+            try:
+                connection.recv(4096)
+                body = "%s{channel=\"reciprocal\"} %s\n" % (metric, value(file))
+                connection.sendall(("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                                    % (len(body), body)).encode())
+            except OSError:
+                pass
+        connection.close()
 '
 
 
@@ -203,13 +238,13 @@ fake_orderer() {
     "$ORDERER_ADMIN_TLS_CERTIFICATE"
   [ -d "$ORDERER_GENERAL_LOCALMSPDIR/signcerts" ] || fail "no MSP at $ORDERER_GENERAL_LOCALMSPDIR"
   listen "$ORDERER_GENERAL_LISTENPORT" "$(port_of "$ORDERER_ADMIN_LISTENADDRESS")" \
-    "$(port_of "$ORDERER_OPERATIONS_LISTENADDRESS")"
+    "orderer-metrics:$(port_of "$ORDERER_OPERATIONS_LISTENADDRESS")"
 }
 
 fake_peer_node() {
   need_env FABRIC_CFG_PATH CORE_PEER_LISTENADDRESS CORE_PEER_CHAINCODELISTENADDRESS CORE_PEER_MSPCONFIGPATH \
     CORE_PEER_FILESYSTEMPATH CORE_LEDGER_SNAPSHOTS_ROOTDIR CORE_OPERATIONS_LISTENADDRESS CORE_PEER_LOCALMSPID \
-    CORE_PEER_GOSSIP_EXTERNALENDPOINT CORE_CHAINCODE_EXTERNALBUILDERS
+    CORE_PEER_GOSSIP_EXTERNALENDPOINT CORE_PEER_GOSSIP_RECONNECTINTERVAL CORE_CHAINCODE_EXTERNALBUILDERS
   need_file "$FABRIC_CFG_PATH/core.yaml" "$CORE_PEER_TLS_CERT_FILE" "$CORE_PEER_TLS_KEY_FILE"
   # The builder list is YAML (here in JSON form); each builder needs bin/detect, bin/build, bin/release.
   python3 - "$CORE_CHAINCODE_EXTERNALBUILDERS" <<'PY' || fail "CORE_CHAINCODE_EXTERNALBUILDERS is not a usable builder list"
@@ -221,7 +256,7 @@ for builder in builders:
         assert os.access(os.path.join(builder["path"], "bin", step), os.X_OK), builder["path"]
 PY
   listen "$(port_of "$CORE_PEER_LISTENADDRESS")" "$(port_of "$CORE_PEER_CHAINCODELISTENADDRESS")" \
-    "$(port_of "$CORE_OPERATIONS_LISTENADDRESS")"
+    "peer-metrics:$(port_of "$CORE_OPERATIONS_LISTENADDRESS")"
 }
 
 # The orderer flags the peer CLI needs for orderer-facing commands.
@@ -559,15 +594,15 @@ start_container() {
       ;;
     orderer.example.com)
       need_file "$state/organizations/ordererOrganizations/example.com/orderers/orderer.example.com/tls/server.crt"
-      ports=("$ORDERER_PORT" "$ORDERER_ADMIN_PORT" "$ORDERER_OPS_PORT")
+      ports=("$ORDERER_PORT" "$ORDERER_ADMIN_PORT" "orderer-metrics:$ORDERER_OPS_PORT")
       ;;
     peer0.org1.example.com | peer0.org2.example.com)
       org=${service#peer0.}
       need_file "$state/organizations/peerOrganizations/$org/peers/$service/tls/server.key"
       if [ "$org" = org1.example.com ]; then
-        ports=("$PEER0_ORG1_PORT" "$PEER0_ORG1_OPS_PORT")
+        ports=("$PEER0_ORG1_PORT" "peer-metrics:$PEER0_ORG1_OPS_PORT")
       else
-        ports=("$PEER0_ORG2_PORT" "$PEER0_ORG2_OPS_PORT")
+        ports=("$PEER0_ORG2_PORT" "peer-metrics:$PEER0_ORG2_OPS_PORT")
       fi
       ;;
     reciprocal-chaincode)

@@ -137,6 +137,29 @@ check "a second deployCC succeeds" show_on_failure $? "$out"
 check "a second deployCC approves nothing again" test "$(wc -l <"$FAKE_FABRIC_STATE/approved")" -eq "$approvals"
 check "a second deployCC says the definition is committed" contains "$out" "already committed"
 
+# ---- deployCC waits for the orderer's raft leader and until each peer sees the other org's through gossip
+# (their operations metrics)
+echo 0:2 >"$FAKE_FABRIC_STATE/raft-leader"
+echo 0:2 >"$FAKE_FABRIC_STATE/gossip-peers-known"
+out=$(net deployCC --binary "$scratch/cc/reciprocal-chaincode" 2>&1)
+check "deployCC succeeds once the orderer leads and gossip connects the peers" show_on_failure $? "$out"
+check "deployCC said it waited for the raft leader" contains "$out" "waiting for the orderer to elect the raft leader of reciprocal"
+check "deployCC said when the orderer led" contains "$out" "the orderer leads reciprocal (after 2s)"
+check "deployCC said it waited for gossip" contains "$out" "waiting for peer0.org1 to see the other org's peer through gossip"
+check "deployCC said when the peer saw the other org's" contains "$out" "peer0.org1 sees the other org's peer through gossip (after 2s)"
+echo 0 >"$FAKE_FABRIC_STATE/gossip-peers-known"
+out=$(FABRIC_NETWORK_READY_TIMEOUT=1 net deployCC --binary "$scratch/cc/reciprocal-chaincode" 2>&1)
+rc=$?
+check "deployCC fails when a peer never sees the other org's" test "$rc" -ne 0
+check "and says why" contains "$out" "peer0.org1 sees no other peer of reciprocal through gossip, so its gateway cannot collect both orgs' endorsements, after 1s"
+rm -f "$FAKE_FABRIC_STATE/gossip-peers-known"
+echo 0 >"$FAKE_FABRIC_STATE/raft-leader"
+out=$(FABRIC_NETWORK_READY_TIMEOUT=1 net deployCC --binary "$scratch/cc/reciprocal-chaincode" 2>&1)
+rc=$?
+check "deployCC fails when the orderer elects no leader" test "$rc" -ne 0
+check "and says so" contains "$out" "the orderer has no raft leader for reciprocal, so it orders no transaction, after 1s"
+rm -f "$FAKE_FABRIC_STATE/raft-leader"
+
 # ---- deployCC --tls: a new package (TLS), so the next sequence; the server certificate from Org1's CA
 out=$(net deployCC --tls --binary "$scratch/cc/reciprocal-chaincode" 2>&1)
 check "deployCC --tls succeeds" show_on_failure $? "$out"
