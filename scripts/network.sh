@@ -1429,6 +1429,14 @@ cmd_env() {
     CLUBS_MSP_DIR "$msp" \
     CLUBS_CHANNEL "$CHANNEL" \
     CLUBS_CHAINCODE "$CC_NAME"
+  if [ "$identities" = ca ]; then
+    echo "# clubs ca: Org${n}'s Fabric CA, as its registrar (may register and revoke club identities)"
+    exports \
+      CLUBS_CA_URL "https://localhost:$(ca_port "org$n")" \
+      CLUBS_CA_TLS_ROOT_CERT "$state/fabric-ca/org$n/ca-cert.pem" \
+      CLUBS_CA_NAME "$(ca_name "org$n")" \
+      CLUBS_CA_MSP_DIR "$state/fabric-ca-clients/org$n/msp"
+  fi
 }
 
 main() {

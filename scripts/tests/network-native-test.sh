@@ -191,6 +191,14 @@ out=$(net env --org 1 2>/dev/null)
 check "env: the peer CLI dials org1's peer on its host port" contains "$out" "export CORE_PEER_ADDRESS=localhost:$(port 7051)"
 check "env: the clubs CLI acts as the network admin, whose MSP exists" \
   test -d "$(sed -n 's/^export CLUBS_MSP_DIR=//p' <<<"$out")" -a -n "$(grep networkadmin <<<"$out")"
+check "env: clubs ca talks to org1's CA on its host port" contains "$out" "export CLUBS_CA_URL=https://localhost:$(port 7054)"
+check "env: clubs ca trusts that CA's certificate, which exists" \
+  test -s "$(sed -n 's/^export CLUBS_CA_TLS_ROOT_CERT=//p' <<<"$out")"
+check "env: clubs ca names ca-org1" contains "$out" "export CLUBS_CA_NAME=ca-org1"
+check "env: clubs ca acts as the registrar, whose MSP exists" \
+  test -d "$(sed -n 's/^export CLUBS_CA_MSP_DIR=//p' <<<"$out")/signcerts"
+out=$(net env --org 2 2>/dev/null)
+check "env --org 2: clubs ca talks to org2's CA" contains "$out" "export CLUBS_CA_URL=https://localhost:$(port 8054)"
 
 # ---- failures show their logs
 rm -f "$state/channel-artifacts/reciprocal.block"
