@@ -24,7 +24,8 @@ Commands:
   createChannel      create channel `reciprocal` (configtxgen, osnadmin join), join both peers, and make
                      sure both anchor peers are in the channel configuration
   deployCC           build, package (CCaaS), install, approve (both orgs), commit and start the chaincode,
-                     then query org.hyperledger.fabric:GetMetadata through both peers
+                     then query org.hyperledger.fabric:GetMetadata through both peers (runs
+                     createChannel first if the channel does not exist yet)
       --binary FILE      use this reciprocal-chaincode binary instead of `cargo build --release`
       --version V        chaincode definition version                    [default: 1.0]
       --sequence N       definition sequence                            [default: next one needed]
@@ -1034,7 +1035,11 @@ cmd_create_channel() {
     ensure_anchor_peer "$n"
   done
   wait_until_ready
-  info "Channel $CHANNEL is ready. Next: '$prog deployCC'."
+  if [ "${1:-}" = --for-deploy ]; then
+    info "Channel $CHANNEL is ready."
+  else
+    info "Channel $CHANNEL is ready. Next: '$prog deployCC'."
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1167,6 +1172,11 @@ cmd_deploy_cc() {
   require_cfg core.yaml
   require_python
   if [ "$runtime" != native ]; then require_engine; fi
+  # The definition is approved and committed on the channel: create it first if `up` was all so far.
+  if ! with_org 1 peer channel list 2>/dev/null | grep -qx "$CHANNEL"; then
+    info "peer0.org1 is in no channel $CHANNEL yet: creating it first"
+    cmd_create_channel --for-deploy
+  fi
   local log=$logs/deploy.log package=$state/chaincode/$CC_NAME.tar.gz label=${CC_NAME}_$version address
   mkdir -p "$state/chaincode"
   info "Deploying chaincode $CC_NAME $version to channel $CHANNEL"

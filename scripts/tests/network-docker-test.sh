@@ -58,8 +58,10 @@ done
 check "the peer's TLS certificate names its service" \
   grep -qx peer0.org2.example.com "$state/organizations/peerOrganizations/org2.example.com/peers/peer0.org2.example.com/tls/hosts"
 
-out=$(net createChannel 2>&1)
-check "createChannel succeeds" show_on_failure $? "$out"
+# deployCC right after up creates the channel first.
+out=$(net deployCC --binary "$scratch/cc/reciprocal-chaincode" 2>&1)
+check "deployCC right after up succeeds" show_on_failure $? "$out"
+check "it created the channel first" contains "$out" "peer0.org1 is in no channel reciprocal yet: creating it first"
 check "the channel keeps the Docker orderer endpoint" grep -q -- '- orderer.example.com:7050$' "$state/configtx/configtx.yaml"
 check "the channel config is the repository's" cmp -s "$state/configtx/configtx.yaml" "$repo/fabric-network/configtx.yaml"
 check "Org2's anchor peer is its service name and internal port" \
@@ -67,9 +69,10 @@ check "Org2's anchor peer is its service name and internal port" \
 check "Org1's anchor peer is its service name and internal port" \
   grep -qx "Org1MSP peer0.org1.example.com 7051" "$FAKE_FABRIC_STATE/anchors"
 check "both anchor peers came with the genesis block: no update" test ! -s "$FAKE_FABRIC_STATE/anchor-updates"
-
-out=$(net deployCC --binary "$scratch/cc/reciprocal-chaincode" 2>&1)
-check "deployCC succeeds" show_on_failure $? "$out"
+joins=$(grep -c "^peer channel join" "$FAKE_FABRIC_STATE/calls.log")
+out=$(net createChannel 2>&1)
+check "a createChannel after it succeeds" show_on_failure $? "$out"
+check "and joins nothing again" test "$(grep -c "^peer channel join" "$FAKE_FABRIC_STATE/calls.log")" -eq "$joins"
 package_id=$(cat "$state/chaincode/package-id" 2>/dev/null)
 connection=$(tar -xzOf "$state/chaincode/reciprocal.tar.gz" code.tar.gz | tar -xzOf - connection.json)
 check "the package points the peers at the chaincode service" contains "$connection" '"address": "reciprocal-chaincode:7052"'
