@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use fabric_protos::common::Block;
-use fabric_sdk::block::{block_header_hash, decode_block, transaction_effects};
+use fabric_protos::common::HeaderType;
+use fabric_protos::protos::TxValidationCode;
+use fabric_sdk::block::{Arg, block_header_hash, transaction_effects, validation_code_name};
 use fabric_sdk::gateway::{Checkpoint, EventsOptions, GatewayError, Network};
-use futures_util::FutureExt;
+use futures_util::{FutureExt, Stream, StreamExt};
 use prost::Message;
 use sqlx::postgres::PgPool;
 use tokio::sync::watch;
@@ -34,7 +36,7 @@ pub const RECORD_KINDS: &[&str] = &[
 ];
 
 /// Most transactions written in one database transaction while catching up.
-pub const BATCH_TRANSACTIONS: usize = 5_000;
+pub const BATCH_TRANSACTIONS: usize = 500;
 
 /// Why mirroring failed.
 #[derive(Debug, thiserror::Error)]
@@ -209,13 +211,14 @@ impl BlockRows {
             reason,
         };
         let effects = transaction_effects(block).map_err(fault)?;
-        let decoded = decode_block(block).map_err(|error| fault(error.to_string()))?;
         let mut rows = Self {
             number,
             header_hash: block_header_hash(&header).to_vec(),
             previous_hash: header.previous_hash.clone(),
             data_hash: header.data_hash.clone(),
-            is_config: decoded.transactions.iter().any(|tx| tx.config.is_some()),
+            is_config: effects
+                .iter()
+                .any(|tx| tx.channel_header.r#type == HeaderType::Config as i32),
             raw: block.encode_to_vec(),
             transactions: Vec::with_capacity(effects.len()),
             writes: Vec::new(),
@@ -223,28 +226,37 @@ impl BlockRows {
             records: Vec::new(),
             created: None,
         };
-        for (tx, summary) in effects.iter().zip(&decoded.transactions) {
+        for tx in &effects {
             let position = i32::try_from(tx.index).unwrap_or(i32::MAX);
-            let call = summary.chaincode.as_ref();
-            if let Some(created) = tx
-                .channel_header
-                .timestamp
-                .and_then(|timestamp| std::time::SystemTime::try_from(timestamp).ok())
+            let tx_id = &tx.channel_header.tx_id;
+            let timestamp = tx.channel_header.timestamp;
+            if let Some(created) =
+                timestamp.and_then(|timestamp| std::time::SystemTime::try_from(timestamp).ok())
             {
                 rows.created = Some(rows.created.map_or(created, |newest| newest.max(created)));
             }
             rows.transactions.push(TxRow {
                 position,
-                tx_id: summary.tx_id.clone(),
-                header_type: summary.header_type.clone(),
+                tx_id: tx_id.clone(),
+                header_type: HeaderType::try_from(tx.channel_header.r#type).map_or_else(
+                    |_| format!("UNKNOWN({})", tx.channel_header.r#type),
+                    |kind| kind.as_str_name().to_owned(),
+                ),
                 validation_code: tx.validation_code.map(i32::from),
-                validation: summary.validation.clone(),
-                creator_msp: summary.creator_msp_id.clone(),
-                chaincode: call.map(|call| call.name.clone()),
-                function: call
-                    .and_then(|call| call.function.as_ref())
-                    .map(|function| function.to_string().trim_matches('"').to_owned()),
-                timestamp: summary.timestamp.clone(),
+                validation: tx.validation_code.map_or_else(
+                    || TxValidationCode::NotValidated.as_str_name().to_owned(),
+                    validation_code_name,
+                ),
+                creator_msp: tx.creator_msp_id.clone(),
+                chaincode: tx.chaincode_name.clone(),
+                function: tx.function.as_deref().map(|function| {
+                    Arg::from_bytes(function)
+                        .to_string()
+                        .trim_matches('"')
+                        .to_owned()
+                }),
+                // prost-types formats timestamps as RFC 3339 in UTC.
+                timestamp: timestamp.as_ref().map(ToString::to_string),
             });
             for (namespace, writes) in &tx.writes {
                 for write in writes {
@@ -267,7 +279,7 @@ impl BlockRows {
                                 serde_json::from_slice(&write.value).ok()
                             },
                             deleted: write.is_delete,
-                            tx_id: summary.tx_id.clone(),
+                            tx_id: tx_id.clone(),
                         });
                     }
                 }
@@ -277,7 +289,7 @@ impl BlockRows {
             {
                 rows.events.push(EventRow {
                     position,
-                    tx_id: summary.tx_id.clone(),
+                    tx_id: tx_id.clone(),
                     chaincode: event.chaincode_id.clone(),
                     name: event.event_name.clone(),
                     payload: event.payload.clone(),
@@ -450,6 +462,16 @@ impl Mirror {
     /// transaction. Blocks already mirrored are skipped; the first new block must be the one the checkpoint
     /// names and the rest must follow it, or nothing is written.
     pub async fn apply_batch(&self, blocks: &[Block]) -> Result<Written, MirrorError> {
+        let rows = blocks
+            .iter()
+            .map(BlockRows::from_block)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.write_rows(rows).await
+    }
+
+    /// Writes the rows of consecutive blocks as [`Mirror::apply_batch`] does.
+    async fn write_rows(&self, blocks: Vec<BlockRows>) -> Result<Written, MirrorError> {
+        let started = std::time::Instant::now();
         let mut db = self.pool.begin().await?;
         // Lock the checkpoint row so two listeners cannot write the same block.
         let next: Option<i64> = sqlx::query_scalar(
@@ -462,18 +484,16 @@ impl Mirror {
         let mut columns = Columns::default();
         let mut written = Written::default();
         let mut created = Vec::new();
-        for block in blocks {
-            let number = block.header.as_ref().map_or(0, |header| header.number);
-            if number < expected {
+        for rows in blocks {
+            if rows.number < expected {
                 continue;
             }
-            if number > expected {
+            if rows.number > expected {
                 return Err(MirrorError::Gap {
                     expected,
-                    got: number,
+                    got: rows.number,
                 });
             }
-            let rows = BlockRows::from_block(block)?;
             written.blocks += 1;
             written.transactions += rows.transactions.len();
             created.extend(rows.created);
@@ -483,7 +503,9 @@ impl Mirror {
         if written.blocks == 0 {
             return Ok(written);
         }
+        let locked = started.elapsed();
         self.insert(&mut db, columns).await?;
+        let inserted = started.elapsed();
         sqlx::query(
             "INSERT INTO mirror_checkpoint (channel, next_block) VALUES ($1, $2)
              ON CONFLICT (channel) DO UPDATE SET next_block = EXCLUDED.next_block, updated_at = now()",
@@ -493,6 +515,13 @@ impl Mirror {
         .execute(&mut *db)
         .await?;
         db.commit().await?;
+        tracing::trace!(
+            lock_ms = locked.as_secs_f64() * 1e3,
+            insert_ms = (inserted - locked).as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - inserted).as_secs_f64() * 1e3,
+            blocks = written.blocks,
+            "Batch timing"
+        );
         self.height.send_replace(expected);
         if let Some(metrics) = &self.metrics {
             metrics.mirror_height.set(as_i64(expected));
@@ -613,9 +642,12 @@ impl Mirror {
         Ok(())
     }
 
-    /// Follows the channel's blocks from the checkpoint until `stop` completes, writing them. Blocks the
-    /// stream already holds are written together (up to [`BATCH_TRANSACTIONS`] transactions); a block that
-    /// arrives alone is written at once.
+    /// Follows the channel's blocks from the checkpoint until `stop` completes, writing them.
+    ///
+    /// Reading and writing overlap: while one batch is written, the blocks the stream already holds (up to
+    /// [`BATCH_TRANSACTIONS`] transactions) are taken and decoded into rows on a blocking thread; a block
+    /// that arrives alone is written at once. Stopping mid-write rolls that batch back; the checkpoint
+    /// still names the first block not written.
     pub async fn follow(
         &self,
         network: &Network,
@@ -628,48 +660,120 @@ impl Mirror {
             }),
             ..EventsOptions::default()
         };
-        let mut blocks = network.block_events(&options).await?;
-        tokio::pin!(stop);
-        loop {
-            let first = tokio::select! {
-                () = &mut stop => return Ok(()),
-                next = blocks.next() => match next {
-                    Some(block) => block?,
-                    None => return Ok(()),
-                },
-            };
-            self.delivered(&first);
-            let mut batch = vec![first];
-            let mut transactions = tx_count(&batch[0]);
-            let mut ended = false;
-            while transactions < BATCH_TRANSACTIONS {
-                // Only what the stream already holds: a pending read is dropped, losing nothing.
-                match blocks.next().now_or_never() {
-                    Some(Some(block)) => {
-                        let block = block?;
-                        self.delivered(&block);
-                        transactions += tx_count(&block);
-                        batch.push(block);
+        let blocks = network.block_events(&options).await?;
+        let blocks = futures_util::stream::unfold(blocks, |mut blocks| async move {
+            blocks.next().await.map(|block| (block, blocks))
+        });
+        self.follow_stream(Box::pin(blocks), stop).await
+    }
+
+    /// Writes the blocks of `blocks` — consecutive, from the checkpoint on — as [`Mirror::follow`] does,
+    /// until the stream ends or `stop` completes.
+    pub async fn follow_stream(
+        &self,
+        mut blocks: impl Stream<Item = Result<Block, GatewayError>> + Unpin + Send + 'static,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), MirrorError> {
+        // One batch decoded ahead of the one being written.
+        let (decoded, mut ready) =
+            tokio::sync::mpsc::channel::<Result<Vec<BlockRows>, MirrorError>>(1);
+        let read = async move {
+            loop {
+                let Some(first) = blocks.next().await else {
+                    return;
+                };
+                let mut batch = Vec::new();
+                let mut failure = None;
+                let mut ended = false;
+                match first {
+                    Ok(block) => batch.push(block),
+                    Err(error) => failure = Some(error.into()),
+                }
+                let mut transactions = batch.iter().map(tx_count).sum::<usize>();
+                while failure.is_none() && transactions < BATCH_TRANSACTIONS {
+                    // Only what the stream already holds: a pending read is dropped, losing nothing.
+                    match blocks.next().now_or_never() {
+                        Some(Some(Ok(block))) => {
+                            transactions += tx_count(&block);
+                            batch.push(block);
+                        }
+                        Some(Some(Err(error))) => failure = Some(error.into()),
+                        Some(None) => ended = true,
+                        None => break,
                     }
-                    Some(None) => {
-                        ended = true;
+                    if ended {
                         break;
                     }
-                    None => break,
+                }
+                for block in &batch {
+                    self.delivered(block);
+                }
+                if !batch.is_empty() {
+                    let rows = tokio::task::spawn_blocking(move || {
+                        batch
+                            .iter()
+                            .map(BlockRows::from_block)
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .await
+                    .unwrap_or_else(|error| {
+                        Err(MirrorError::Block {
+                            block: 0,
+                            reason: format!("decoding stopped: {error}"),
+                        })
+                    });
+                    if decoded.send(rows).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(failure) = failure {
+                    let _ = decoded.send(Err(failure)).await;
+                    return;
+                }
+                if ended {
+                    return;
                 }
             }
-            let written = self.apply_batch(&batch).await?;
-            if written.blocks > 0 {
-                tracing::debug!(
-                    blocks = written.blocks,
-                    transactions = written.transactions,
-                    height = written.height,
-                    "Mirrored blocks"
-                );
+        };
+        let write = async move {
+            while let Some(next) = ready.recv().await {
+                let mut rows = next?;
+                // Batches decoded meanwhile go into the same database transaction.
+                let mut failure = None;
+                while rows
+                    .iter()
+                    .map(|block| block.transactions.len())
+                    .sum::<usize>()
+                    < BATCH_TRANSACTIONS
+                {
+                    match ready.try_recv() {
+                        Ok(Ok(more)) => rows.extend(more),
+                        Ok(Err(error)) => {
+                            failure = Some(error);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let written = self.write_rows(rows).await?;
+                if written.blocks > 0 {
+                    tracing::debug!(
+                        blocks = written.blocks,
+                        transactions = written.transactions,
+                        height = written.height,
+                        "Mirrored blocks"
+                    );
+                }
+                if let Some(failure) = failure {
+                    return Err(failure);
+                }
             }
-            if ended {
-                return Ok(());
-            }
+            Ok(())
+        };
+        tokio::pin!(stop);
+        tokio::select! {
+            () = &mut stop => Ok(()),
+            ((), result) = async { tokio::join!(read, write) } => result,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! writes and event as bytes — for consumers that store or apply them (a ledger, a mirror) rather than
 //! display them.
 
-use fabric_protos::common::{Block, ChannelHeader, Envelope, HeaderType, Payload};
+use fabric_protos::common::{Block, ChannelHeader, Envelope, HeaderType, Payload, SignatureHeader};
 use fabric_protos::kvrwset::{KvMetadataWrite, KvWrite, KvrwSet};
+use fabric_protos::msp::SerializedIdentity;
 use fabric_protos::protos::{
-    ChaincodeAction, ChaincodeActionPayload, ChaincodeEvent, ProposalResponsePayload, Transaction,
+    ChaincodeAction, ChaincodeActionPayload, ChaincodeEvent, ChaincodeInvocationSpec,
+    ChaincodeProposalPayload, ProposalResponsePayload, Transaction,
 };
 use fabric_protos::rwset::TxReadWriteSet;
 use prost::Message;
@@ -21,6 +23,12 @@ pub struct TxEffects {
     pub channel_header: ChannelHeader,
     /// The validation code from TRANSACTIONS_FILTER, when the block has one.
     pub validation_code: Option<u8>,
+    /// The creator's MSP id (empty for the genesis block's configuration, which has no creator).
+    pub creator_msp_id: String,
+    /// The invoked chaincode's name, from the proposal's invocation spec.
+    pub chaincode_name: Option<String>,
+    /// The invocation's first argument: the function.
+    pub function: Option<Vec<u8>>,
     /// The chaincode action of an endorser transaction.
     pub action: Option<ChaincodeAction>,
     /// Writes per namespace, in read-write-set order.
@@ -69,10 +77,19 @@ fn effects_of(
     let payload: Payload = decode(&envelope.payload, "Payload")?;
     let header = payload.header.as_ref().ok_or("Payload has no header")?;
     let channel_header: ChannelHeader = decode(&header.channel_header, "ChannelHeader")?;
+    let signature_header: SignatureHeader = decode(&header.signature_header, "SignatureHeader")?;
+    let creator_msp_id = if signature_header.creator.is_empty() {
+        String::new()
+    } else {
+        decode::<SerializedIdentity>(&signature_header.creator, "creator SerializedIdentity")?.mspid
+    };
     let mut effects = TxEffects {
         index,
         channel_header,
         validation_code,
+        creator_msp_id,
+        chaincode_name: None,
+        function: None,
         action: None,
         writes: Vec::new(),
         metadata_writes: Vec::new(),
@@ -87,6 +104,16 @@ fn effects_of(
         .first()
         .ok_or("Transaction has no actions")?;
     let action_payload: ChaincodeActionPayload = decode(&action.payload, "ChaincodeActionPayload")?;
+    let proposal_payload: ChaincodeProposalPayload = decode(
+        &action_payload.chaincode_proposal_payload,
+        "ChaincodeProposalPayload",
+    )?;
+    let spec =
+        decode::<ChaincodeInvocationSpec>(&proposal_payload.input, "ChaincodeInvocationSpec")?
+            .chaincode_spec
+            .unwrap_or_default();
+    effects.chaincode_name = spec.chaincode_id.map(|id| id.name);
+    effects.function = spec.input.and_then(|input| input.args.into_iter().next());
     let endorsed = action_payload
         .action
         .ok_or("ChaincodeActionPayload has no action")?;
