@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Stops what scripts/up.sh started. Idempotent. `--purge` also deletes the dev network and its ledger.
+# Stops what scripts/up.sh started. Idempotent. `--purge` also deletes the dev network, its ledger and the
+# mirror's database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/reciprocal), which would no
+# longer match a new ledger.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=${STATE_DIR:-.state}
@@ -18,9 +20,34 @@ stop() {
   rm -f "$file"
 }
 
+case "${1:-}" in
+  "" | --purge) ;;
+  -h | --help)
+    sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "scripts/down.sh: unknown argument $1 (use --purge or nothing)" >&2
+    exit 2
+    ;;
+esac
+
+stop blockchain
 stop devnet
 stop chaincode
 if [ "${1:-}" = "--purge" ]; then
   rm -rf "$state/devnet" "$state/logs"
   echo "removed the dev network under $state"
+  database_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reciprocal}
+  database=${database_url##*/}
+  database=${database%%\?*}
+  if command -v psql >/dev/null 2>&1; then
+    if psql "${database_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"$database\"" 2>/dev/null; then
+      echo "dropped the mirror database $database"
+    else
+      echo "scripts/down.sh: could not drop the mirror database $database; drop it before the next up" >&2
+    fi
+  else
+    echo "scripts/down.sh: psql not found; drop the mirror database $database before the next up" >&2
+  fi
 fi

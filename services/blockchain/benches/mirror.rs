@@ -319,8 +319,8 @@ async fn run(
     println!();
     println!("Lag behind commit, block size {block_size} ({seconds} s per rate):");
     println!();
-    println!("| offered tx/s | committed | lag p50 | p99 | max |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| offered tx/s | committed | failed | lag p50 | p99 | max |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for &rate in rates {
         let seen = record_heights(heights.clone());
         let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
@@ -338,10 +338,16 @@ async fn run(
             }));
         }
         let mut commits = Vec::new();
+        let mut failed = 0;
         for submission in submissions {
             match submission.await? {
                 Ok(commit) => commits.push(commit),
-                Err(error) => eprintln!("transaction failed: {error}"),
+                Err(error) => {
+                    failed += 1;
+                    if failed <= 3 {
+                        eprintln!("transaction failed: {error}");
+                    }
+                }
             }
         }
         let last = commits.iter().map(|(block, _)| *block).max().unwrap_or(0);
@@ -360,7 +366,7 @@ async fn run(
         };
         lags.sort();
         println!(
-            "| {rate} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+            "| {rate} | {} | {failed} | {:.1} ms | {:.1} ms | {:.1} ms |",
             commits.len(),
             millis(percentile(&lags, 0.50)),
             millis(percentile(&lags, 0.99)),
