@@ -1117,3 +1117,31 @@ fn json_shows_bytes_as_hex_and_text_as_text() {
         "{arg}"
     );
 }
+
+#[test]
+fn transaction_effects_name_the_same_transactions_as_the_decoder_on_real_blocks() {
+    let Some(dir) = fixtures() else { return };
+    let mut invocations = 0;
+    for block in chain(&dir) {
+        let effects = fabric_sdk::block::transaction_effects(&block).unwrap();
+        let decoded = decode_block(&block).unwrap();
+        assert_eq!(effects.len(), decoded.transactions.len());
+        for (tx, summary) in effects.iter().zip(&decoded.transactions) {
+            assert_eq!(tx.channel_header.tx_id, summary.tx_id);
+            assert_eq!(tx.creator_msp_id, summary.creator_msp_id);
+            assert_eq!(tx.validation_code, summary.validation_code);
+            let call = summary.chaincode.as_ref();
+            assert_eq!(
+                tx.chaincode_name.as_deref(),
+                call.map(|call| call.name.as_str())
+            );
+            assert_eq!(
+                tx.function.as_deref().map(Arg::from_bytes),
+                call.and_then(|call| call.function.clone())
+            );
+            invocations += usize::from(call.is_some());
+        }
+    }
+    // The fixture channel's lifecycle and contract transactions, not only its config blocks.
+    assert!(invocations >= 5, "{invocations}");
+}
