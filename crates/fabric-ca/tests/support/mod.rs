@@ -449,7 +449,7 @@ fn token_auth(
     let issued = registry
         .issued
         .iter()
-        .find(|issued| issued.serial == serial && issued.aki == ca.ski)
+        .find(|issued| issued.serial == serial && issued.aki == ca.ski.trim_start_matches('0'))
         .ok_or_else(authentication_failure)?;
     if issued.revoked {
         return Err(authentication_failure());
@@ -619,7 +619,8 @@ fn enroll(ca: &Ca, id: &str, body: &[u8]) -> Result<Value, Failure> {
         serial: hex::encode(&serial_bytes)
             .trim_start_matches('0')
             .to_owned(),
-        aki: ca.ski.clone(),
+        // Stored as the server compares them: lowercase hex without leading zeros.
+        aki: ca.ski.trim_start_matches('0').to_owned(),
         revoked: false,
     });
     let mut server_info = ca.info("");
@@ -708,7 +709,12 @@ fn revoke(ca: &Ca, caller: &str, body: &[u8]) -> Result<Value, Failure> {
             format!("Invalid request body: {error}"),
         )
     })?;
-    let normalise = |text: &str| text.to_lowercase().trim_start_matches('0').replace(':', "");
+    let normalise = |text: &str| {
+        text.to_lowercase()
+            .replace(':', "")
+            .trim_start_matches('0')
+            .to_owned()
+    };
     let serial = normalise(request["serial"].as_str().unwrap_or(""));
     let aki = normalise(request["aki"].as_str().unwrap_or(""));
     let id = request["id"].as_str().unwrap_or("").to_owned();
