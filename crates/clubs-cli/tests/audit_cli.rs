@@ -5,14 +5,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use blockchain_service::mirror::Mirror;
-use chaincode_shim::server::{ServerConfig, serve_with_listener};
-use devnet::chaincode_link::ChaincodeLinkConfig;
-use devnet::{DevnetConfig, init, start};
-use fabric_sdk::gateway::Gateway;
-use fabric_sdk::msp::MspFolder;
+use devnet::embedded::{gateway_as, start_embedded};
 use reciprocal_chaincode::ReciprocalContract;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -37,43 +32,11 @@ async fn fresh_database(name: &str) -> PgPool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_proof_and_verify_of_the_mirror() {
     let dir = std::env::temp_dir().join(format!("clubs-audit-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    init(&dir, &["club-alpha".to_owned()]).unwrap();
-    let chaincode = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let chaincode_address = chaincode.local_addr().unwrap();
-    tokio::spawn(serve_with_listener(
-        chaincode,
-        ServerConfig {
-            address: chaincode_address,
-            chaincode_id: "reciprocal:dev".to_owned(),
-            tls: None,
-        },
-        ReciprocalContract,
-        std::future::pending(),
-    ));
-    let running = start(
-        DevnetConfig {
-            chaincode: ChaincodeLinkConfig {
-                address: chaincode_address.to_string(),
-                ..ChaincodeLinkConfig::default()
-            },
-            ..DevnetConfig::new(dir.clone())
-        },
-        Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-    )
-    .await
-    .unwrap();
-    let admin_msp = running.layout.user_msp("networkadmin");
-    let signing = MspFolder::load(&admin_msp, "Org1MSP")
-        .unwrap()
-        .signing_identity()
-        .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))
-        .unwrap()
-        .connect()
+    let running = start_embedded(&dir, &["club-alpha"], ReciprocalContract, None)
         .await
         .unwrap();
-    let admin = Gateway::new(channel, signing.identity().clone(), signing.signer());
+    let admin_msp = running.layout.user_msp("networkadmin");
+    let admin = gateway_as(&running, "networkadmin").await.unwrap();
     let contract = admin.network("reciprocal").contract("reciprocal");
     let created = contract
         .submit(

@@ -2,43 +2,15 @@
 
 use std::process::Command;
 
-use chaincode_shim::server::{ServerConfig, serve_with_listener};
-use devnet::chaincode_link::ChaincodeLinkConfig;
-use devnet::{DevnetConfig, init, start};
+use devnet::embedded::start_embedded;
 use reciprocal_chaincode::ReciprocalContract;
-use tokio::net::TcpListener;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_and_evaluate_through_the_gateway() {
     let dir = std::env::temp_dir().join(format!("clubs-tx-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    init(&dir, &["club-alpha".to_owned()]).unwrap();
-    let chaincode = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let chaincode_address = chaincode.local_addr().unwrap();
-    let config = ServerConfig {
-        address: chaincode_address,
-        chaincode_id: "reciprocal:dev".to_owned(),
-        tls: None,
-    };
-    tokio::spawn(serve_with_listener(
-        chaincode,
-        config,
-        ReciprocalContract,
-        std::future::pending(),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = start(
-        DevnetConfig {
-            chaincode: ChaincodeLinkConfig {
-                address: chaincode_address.to_string(),
-                ..ChaincodeLinkConfig::default()
-            },
-            ..DevnetConfig::new(dir.clone())
-        },
-        Some(listener),
-    )
-    .await
-    .unwrap();
+    let running = start_embedded(&dir, &["club-alpha"], ReciprocalContract, None)
+        .await
+        .unwrap();
     let peer = running.address.to_string();
     let admin = running
         .layout

@@ -10,6 +10,8 @@ pub mod chaincode_link;
 pub mod channel_msp;
 pub mod crypto;
 pub mod deliver;
+#[cfg(feature = "embedded-chaincode")]
+pub mod embedded;
 pub mod endorser;
 pub mod gateway;
 pub mod genesis;

@@ -14,15 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use blockchain_service::mirror::Mirror;
-use chaincode_shim::server::{ServerConfig, serve_with_listener};
-use devnet::chaincode_link::ChaincodeLinkConfig;
+use devnet::RunningDevnet;
+use devnet::embedded::{gateway_as, start_embedded};
 use devnet::orderer::BatchConfig;
-use devnet::{DevnetConfig, RunningDevnet, init, start};
 use fabric_sdk::gateway::Gateway;
-use fabric_sdk::msp::MspFolder;
 use reciprocal_chaincode::ReciprocalContract;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
@@ -70,48 +67,17 @@ impl Ledger {
     async fn start(block_size: usize) -> Result<Self, Failure> {
         let dir =
             std::env::temp_dir().join(format!("mirror-bench-{}-{block_size}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        init(&dir, &["club-alpha".to_owned()])?;
-        let chaincode = TcpListener::bind("127.0.0.1:0").await?;
-        let chaincode_address = chaincode.local_addr()?;
-        tokio::spawn(serve_with_listener(
-            chaincode,
-            ServerConfig {
-                address: chaincode_address,
-                chaincode_id: "reciprocal:dev".to_owned(),
-                tls: None,
-            },
+        let running = start_embedded(
+            &dir,
+            &["club-alpha"],
             ReciprocalContract,
-            std::future::pending(),
-        ));
-        let running = start(
-            DevnetConfig {
-                chaincode: ChaincodeLinkConfig {
-                    address: chaincode_address.to_string(),
-                    ..ChaincodeLinkConfig::default()
-                },
-                batch: BatchConfig {
-                    max_transactions: block_size,
-                    timeout: Duration::from_millis(10),
-                },
-                ..DevnetConfig::new(dir.clone())
-            },
-            Some(TcpListener::bind("127.0.0.1:0").await?),
+            Some(BatchConfig {
+                max_transactions: block_size,
+                timeout: Duration::from_millis(10),
+            }),
         )
         .await?;
-        let connect = async |user: &str| -> Result<Gateway, Failure> {
-            let channel =
-                tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))?
-                    .connect()
-                    .await?;
-            let signing =
-                MspFolder::load(&running.layout.user_msp(user), "Org1MSP")?.signing_identity()?;
-            Ok(Gateway::new(
-                channel,
-                signing.identity().clone(),
-                signing.signer(),
-            ))
-        };
+        let connect = |user| gateway_as(&running, user);
         let admin = connect("networkadmin").await?;
         admin
             .network("reciprocal")

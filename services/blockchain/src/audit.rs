@@ -398,7 +398,7 @@ fn shown_bytes(bytes: &[u8]) -> String {
 
 impl Audit {
     async fn stored_rows(&self, number: i64) -> Result<StoredRows, AuditError> {
-        let transactions = sqlx::query(
+        let transactions = sqlx::query_as::<_, TxRow>(
             "SELECT position, tx_id, header_type, validation_code, validation, creator_msp, chaincode,
                     function, tx_timestamp
              FROM transactions WHERE channel = $1 AND block_number = $2 ORDER BY position",
@@ -406,60 +406,23 @@ impl Audit {
         .bind(&self.channel)
         .bind(number)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(TxRow {
-                position: row.try_get("position")?,
-                tx_id: row.try_get("tx_id")?,
-                header_type: row.try_get("header_type")?,
-                validation_code: row.try_get("validation_code")?,
-                validation: row.try_get("validation")?,
-                creator_msp: row.try_get("creator_msp")?,
-                chaincode: row.try_get("chaincode")?,
-                function: row.try_get("function")?,
-                timestamp: row.try_get("tx_timestamp")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let writes = sqlx::query(
+        .await?;
+        let writes = sqlx::query_as::<_, WriteRow>(
             "SELECT position, namespace, key, value, is_delete FROM writes
              WHERE channel = $1 AND block_number = $2",
         )
         .bind(&self.channel)
         .bind(number)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(WriteRow {
-                position: row.try_get("position")?,
-                namespace: row.try_get("namespace")?,
-                key: row.try_get("key")?,
-                value: row.try_get("value")?,
-                is_delete: row.try_get("is_delete")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let events = sqlx::query(
+        .await?;
+        let events = sqlx::query_as::<_, EventRow>(
             "SELECT position, tx_id, chaincode, name, payload FROM events
              WHERE channel = $1 AND block_number = $2 ORDER BY position",
         )
         .bind(&self.channel)
         .bind(number)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(EventRow {
-                position: row.try_get("position")?,
-                tx_id: row.try_get("tx_id")?,
-                chaincode: row.try_get("chaincode")?,
-                name: row.try_get("name")?,
-                payload: row.try_get("payload")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .await?;
         Ok(StoredRows {
             transactions,
             writes,

@@ -81,7 +81,7 @@ pub enum Applied {
 }
 
 /// A transaction as the mirror records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TxRow {
     /// Position in the block.
     pub position: i32,
@@ -100,11 +100,12 @@ pub struct TxRow {
     /// Function invoked.
     pub function: Option<String>,
     /// Client timestamp (RFC 3339).
+    #[sqlx(rename = "tx_timestamp")]
     pub timestamp: Option<String>,
 }
 
 /// One key written by a transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct WriteRow {
     /// Position of the transaction in the block.
     pub position: i32,
@@ -119,7 +120,7 @@ pub struct WriteRow {
 }
 
 /// The chaincode event of a VALID transaction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EventRow {
     /// Position of the transaction in the block.
     pub position: i32,

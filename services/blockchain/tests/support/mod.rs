@@ -6,14 +6,11 @@
 use std::path::PathBuf;
 
 use blockchain_service::mirror::Mirror;
-use chaincode_shim::server::{ServerConfig, serve_with_listener};
-use devnet::chaincode_link::ChaincodeLinkConfig;
-use devnet::{DevnetConfig, RunningDevnet, init, start};
+use devnet::RunningDevnet;
+use devnet::embedded::start_embedded;
 use fabric_sdk::gateway::Gateway;
-use fabric_sdk::msp::MspFolder;
 use reciprocal_chaincode::ReciprocalContract;
 use sqlx::postgres::PgPool;
-use tokio::net::TcpListener;
 
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -70,63 +67,14 @@ pub async fn ledger(name: &str) -> (RunningDevnet, Gateway, PathBuf) {
 /// A dev ledger with demo identities for `clubs`, and a gateway as the network admin.
 pub async fn ledger_with_clubs(name: &str, clubs: &[&str]) -> (RunningDevnet, Gateway, PathBuf) {
     let dir = std::env::temp_dir().join(format!("mirror-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    init(
-        &dir,
-        &clubs
-            .iter()
-            .map(|club| (*club).to_owned())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let chaincode = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = chaincode.local_addr().unwrap();
-    let config = ServerConfig {
-        address,
-        chaincode_id: "reciprocal:dev".to_owned(),
-        tls: None,
-    };
-    tokio::spawn(serve_with_listener(
-        chaincode,
-        config,
-        ReciprocalContract,
-        std::future::pending(),
-    ));
-    let running = start(
-        DevnetConfig {
-            chaincode: ChaincodeLinkConfig {
-                address: address.to_string(),
-                ..ChaincodeLinkConfig::default()
-            },
-            ..DevnetConfig::new(dir.clone())
-        },
-        Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-    )
-    .await
-    .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))
-        .unwrap()
-        .connect()
+    let running = start_embedded(&dir, clubs, ReciprocalContract, None)
         .await
         .unwrap();
-    let signing = MspFolder::load(&running.layout.user_msp("networkadmin"), "Org1MSP")
-        .unwrap()
-        .signing_identity()
-        .unwrap();
-    let gateway = Gateway::new(channel, signing.identity().clone(), signing.signer());
+    let gateway = gateway_as(&running, "networkadmin").await;
     (running, gateway, dir)
 }
 
 /// A gateway over `running` as demo user `user` (`networkadmin`, `clubadmin-alpha`, …).
 pub async fn gateway_as(running: &RunningDevnet, user: &str) -> Gateway {
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", running.address))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let signing = MspFolder::load(&running.layout.user_msp(user), "Org1MSP")
-        .unwrap()
-        .signing_identity()
-        .unwrap();
-    Gateway::new(channel, signing.identity().clone(), signing.signer())
+    devnet::embedded::gateway_as(running, user).await.unwrap()
 }
