@@ -31,7 +31,12 @@ impl Drop for Service {
     }
 }
 
-fn spawn_service(running: &devnet::RunningDevnet, database_url: &str, tag: &str) -> Service {
+fn spawn_service(
+    running: &devnet::RunningDevnet,
+    database_url: &str,
+    tag: &str,
+    http_addr: &str,
+) -> Service {
     let users = running
         .layout
         .user_msp("networkadmin")
@@ -40,7 +45,7 @@ fn spawn_service(running: &devnet::RunningDevnet, database_url: &str, tag: &str)
         .unwrap()
         .to_owned();
     Command::new(env!("CARGO_BIN_EXE_blockchain-service"))
-        .args(["--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"])
+        .args(["--http-addr", http_addr, "--grpc-addr", "127.0.0.1:0"])
         .args(["--peer-endpoint", &running.address.to_string()])
         .arg("--wallet")
         .arg(format!("Org1MSP={}", users.display()))
@@ -120,7 +125,7 @@ async fn kill_9_during_catch_up_loses_and_repeats_nothing() {
     let tag = format!("crash{}", std::process::id());
     let mut heights = Vec::new();
     for delay in [150, 250, 350, 450, 600, 800] {
-        let mut service = spawn_service(&running, &database_url, &tag);
+        let mut service = spawn_service(&running, &database_url, &tag, "127.0.0.1:0");
         tokio::time::sleep(Duration::from_millis(delay)).await;
         service.0.kill().unwrap();
         service.0.wait().unwrap();
@@ -129,8 +134,21 @@ async fn kill_9_during_catch_up_loses_and_repeats_nothing() {
     eprintln!("mirror heights after each kill: {heights:?} of {ledger_height}");
     assert!(heights.windows(2).all(|pair| pair[0] <= pair[1]));
 
-    let mut service = spawn_service(&running, &database_url, &tag);
+    // The last run listens on a known port, so the test can tell when it has started: a SIGTERM that
+    // arrives before the process has installed its handlers ends it like any other process.
+    let http_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .to_string();
+    let mut service = spawn_service(&running, &database_url, &tag, &http_addr);
     let started = Instant::now();
+    while tokio::net::TcpStream::connect(&http_addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the service listens on {http_addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     while height(&pool).await < ledger_height {
         assert!(
             started.elapsed() < Duration::from_secs(60),
