@@ -9,4 +9,5 @@ pub mod events;
 pub mod http;
 pub mod metrics;
 pub mod mirror;
+pub mod server;
 pub mod wallet;

@@ -1,0 +1,228 @@
+//! The ledger as the domain services see it: writes through the blockchain service (answered only after
+//! a VALID commit), and reads from its Postgres mirror once the mirror holds a given block.
+
+use std::time::Duration;
+
+use reciprocal_api::v1::blockchain_client::BlockchainClient;
+use reciprocal_api::v1::{Record, SubmitRequest, WaitForMirrorRequest, WriteResult};
+use sqlx::postgres::PgPool;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::caller::Caller;
+
+/// Longest a read waits for the mirror to reach its `min_block`.
+pub const MIRROR_WAIT: Duration = Duration::from_secs(5);
+
+/// The channel the mirror follows.
+pub const CHANNEL: &str = "reciprocal";
+
+/// A lazily connected gRPC channel to `url` (`http://host:port`).
+pub fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())
+        .map_err(|error| anyhow::anyhow!("invalid gRPC URL {url:?}: {error}"))?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+/// Writes through the blockchain service and reads its mirror.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    blockchain: BlockchainClient<Channel>,
+    mirror: PgPool,
+}
+
+impl Ledger {
+    /// A ledger over the blockchain service at `blockchain` and the mirror's database `mirror`.
+    pub fn new(blockchain: Channel, mirror: PgPool) -> Self {
+        Self {
+            blockchain: BlockchainClient::new(blockchain),
+            mirror,
+        }
+    }
+
+    /// The mirror's database.
+    pub fn mirror(&self) -> &PgPool {
+        &self.mirror
+    }
+
+    /// Submits contract function `function` as the caller's club and role; answers once it committed
+    /// VALID, with the record the function returned.
+    pub async fn submit(
+        &self,
+        caller: &Caller,
+        function: &str,
+        args: Vec<String>,
+    ) -> Result<WriteResult, Status> {
+        let actor = caller.ledger_actor()?;
+        let request = caller.request(SubmitRequest {
+            actor: Some(actor),
+            function: function.to_owned(),
+            args,
+            transient: Default::default(),
+        });
+        let response = self.blockchain.clone().submit(request).await?.into_inner();
+        Ok(WriteResult {
+            tx_id: response.tx_id,
+            block_number: response.block_number,
+            json: String::from_utf8_lossy(&response.result).into_owned(),
+        })
+    }
+
+    /// Waits (at most [`MIRROR_WAIT`]) until the mirror holds block `min_block`; answers its height.
+    /// `min_block` 0 does not wait.
+    pub async fn wait_for(&self, min_block: u64) -> Result<u64, Status> {
+        let reply = self
+            .blockchain
+            .clone()
+            .wait_for_mirror(WaitForMirrorRequest {
+                min_block,
+                timeout_ms: if min_block == 0 {
+                    0
+                } else {
+                    MIRROR_WAIT.as_millis() as u32
+                },
+            })
+            .await?
+            .into_inner();
+        if !reply.reached {
+            return Err(Status::unavailable(format!(
+                "the mirror has not reached block {min_block} within {} s (it holds blocks below {}); retry later",
+                MIRROR_WAIT.as_secs(),
+                reply.height
+            )));
+        }
+        Ok(reply.height)
+    }
+
+    /// The mirror's height (the next block it needs), without waiting.
+    pub async fn height(&self) -> Result<u64, Status> {
+        let height: Option<i64> =
+            sqlx::query_scalar("SELECT next_block FROM mirror_checkpoint WHERE channel = $1")
+                .bind(CHANNEL)
+                .fetch_optional(&self.mirror)
+                .await
+                .map_err(database_error)?;
+        Ok(height.unwrap_or(0) as u64)
+    }
+
+    /// Whether the blockchain service and the mirror's database answer.
+    pub async fn ready(&self) -> Vec<(&'static str, bool)> {
+        let mirror = sqlx::query("SELECT 1").execute(&self.mirror).await.is_ok();
+        let blockchain = self
+            .blockchain
+            .clone()
+            .wait_for_mirror(WaitForMirrorRequest {
+                min_block: 0,
+                timeout_ms: 0,
+            })
+            .await
+            .is_ok();
+        vec![("mirror", mirror), ("blockchain", blockchain)]
+    }
+}
+
+/// A database failure as the caller sees it: unavailable, with the detail in the log only.
+pub fn database_error(error: sqlx::Error) -> Status {
+    tracing::error!(%error, "database query failed");
+    Status::unavailable("the database is unavailable; retry later")
+}
+
+/// A record read from a mirror view: its value, block and transaction.
+pub fn record(json: serde_json::Value, block_number: i64, tx_id: String) -> Record {
+    Record {
+        json: json.to_string(),
+        block_number: block_number as u64,
+        tx_id,
+    }
+}
+
+/// Page sizes: `limit` 0 means the default of 50; at most 500.
+pub fn page_size(limit: u32) -> Result<i64, Status> {
+    match limit {
+        0 => Ok(50),
+        1..=500 => Ok(i64::from(limit)),
+        _ => Err(Status::invalid_argument(format!(
+            "limit must be between 1 and 500, got {limit}"
+        ))),
+    }
+}
+
+/// A new random UUID (version 4), for ids the client did not choose.
+pub fn new_uuid() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    // The system generator does not fail on the platforms this runs on; a zero id would be refused as
+    // a duplicate by the contract rather than pass silently.
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() / 86_400)
+        .unwrap_or(0) as i64;
+    civil_from_days(days)
+}
+
+/// The proleptic Gregorian date of a day number counted from 1970-01-01.
+pub fn civil_from_days(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers_become_calendar_dates() {
+        assert_eq!(civil_from_days(0), "1970-01-01");
+        assert_eq!(civil_from_days(59), "1970-03-01");
+        assert_eq!(civil_from_days(11_016), "2000-02-29");
+        assert_eq!(civil_from_days(20_791), "2026-12-04");
+        assert_eq!(civil_from_days(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_differ() {
+        let one = new_uuid();
+        let two = new_uuid();
+        assert_ne!(one, two);
+        assert_eq!(one.len(), 36);
+        assert_eq!(one.as_bytes()[14], b'4');
+        assert!(matches!(one.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+    }
+
+    #[test]
+    fn page_sizes_are_bounded() {
+        assert_eq!(page_size(0).unwrap(), 50);
+        assert_eq!(page_size(500).unwrap(), 500);
+        assert_eq!(
+            page_size(501).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}
