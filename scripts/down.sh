@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Stops what scripts/up.sh started. Idempotent. `--purge` also deletes the dev network, its ledger and the
+# Stops what scripts/up.sh started. Idempotent. `--purge` also deletes the dev network, its ledger, the
 # mirror's database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/reciprocal), which would no
-# longer match a new ledger.
+# longer match a new ledger, and the demo's member and gateway databases (reciprocal_members,
+# reciprocal_gateway on the same server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=${STATE_DIR:-.state}
@@ -23,7 +24,7 @@ stop() {
 case "${1:-}" in
   "" | --purge) ;;
   -h | --help)
-    sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -32,22 +33,23 @@ case "${1:-}" in
     ;;
 esac
 
-stop blockchain
+for service in gateway governance reciprocal member blockchain; do stop "$service"; done
 stop devnet
 stop chaincode
 if [ "${1:-}" = "--purge" ]; then
   rm -rf "$state/devnet" "$state/logs"
   echo "removed the dev network under $state"
+  rm -f "$state/dev-auth-key.pem"
   database_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reciprocal}
-  database=${database_url##*/}
-  database=${database%%\?*}
-  if command -v psql >/dev/null 2>&1; then
-    if psql "${database_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"$database\"" 2>/dev/null; then
-      echo "dropped the mirror database $database"
+  mirror=${database_url##*/}
+  mirror=${mirror%%\?*}
+  for database in "$mirror" reciprocal_members reciprocal_gateway; do
+    if ! command -v psql >/dev/null 2>&1; then
+      echo "scripts/down.sh: psql not found; drop the database $database before the next up" >&2
+    elif psql "${database_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"$database\"" 2>/dev/null; then
+      echo "dropped the database $database"
     else
-      echo "scripts/down.sh: could not drop the mirror database $database; drop it before the next up" >&2
+      echo "scripts/down.sh: could not drop the database $database; drop it before the next up" >&2
     fi
-  else
-    echo "scripts/down.sh: psql not found; drop the mirror database $database before the next up" >&2
-  fi
+  done
 fi

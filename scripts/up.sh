@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Starts the platform on the embedded dev ledger: the Rust chaincode on 127.0.0.1:7052, devnet (Gateway
-# and Deliver) on 127.0.0.1:7051 with a dev network of three demo clubs under .state/devnet, and the
-# blockchain service (HTTP 127.0.0.1:8084, gRPC 127.0.0.1:9084) mirroring the ledger into Postgres and
-# publishing its events to NATS JetStream.
-# Idempotent: running it again leaves running processes alone. Stop everything with scripts/down.sh.
+# and Deliver) on 127.0.0.1:7051 with a dev network of three demo clubs under .state/devnet, the
+# blockchain service (HTTP 8084, gRPC 9084) mirroring the ledger into Postgres and publishing its events to
+# NATS JetStream, the member (8082/9082), reciprocal (8083/9083) and governance (8087/9087) services, and
+# the API gateway on http://127.0.0.1:8080 with dev sign-in (DEV_AUTH=1). Then seeds a demo network
+# through the API (scripts/seed-demo.sh) unless SEED=0.
+# Idempotent: running it again leaves running processes and seeded data alone. Stop with scripts/down.sh.
 #
 # Environment: STATE_DIR (default .state), DEVNET_LISTEN (127.0.0.1:7051),
 # CHAINCODE_SERVER_ADDRESS (127.0.0.1:7052), BLOCKCHAIN_HTTP_ADDR (127.0.0.1:8084),
-# BLOCKCHAIN_GRPC_ADDR (127.0.0.1:9084), DATABASE_URL (postgres://postgres@127.0.0.1:5432/reciprocal),
-# NATS_URL (nats://127.0.0.1:4222), PROFILE (debug or release; default debug).
+# BLOCKCHAIN_GRPC_ADDR (127.0.0.1:9084), DATABASE_URL (the mirror,
+# postgres://postgres@127.0.0.1:5432/reciprocal), NATS_URL (nats://127.0.0.1:4222), REDIS_URL
+# (redis://127.0.0.1:6379), GATEWAY_HTTP_ADDR (127.0.0.1:8080), PROFILE (debug or release; default
+# debug), SEED (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +24,9 @@ blockchain_http=${BLOCKCHAIN_HTTP_ADDR:-127.0.0.1:8084}
 blockchain_grpc=${BLOCKCHAIN_GRPC_ADDR:-127.0.0.1:9084}
 database_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reciprocal}
 nats_url=${NATS_URL:-nats://127.0.0.1:4222}
+redis_url=${REDIS_URL:-redis://127.0.0.1:6379}
+gateway_http=${GATEWAY_HTTP_ADDR:-127.0.0.1:8080}
+postgres_server=${database_url%/*}
 network="$state/devnet"
 mkdir -p "$state/logs" "$state/pids"
 
@@ -38,16 +45,19 @@ url_address() {
   rest=${rest##*@}
   echo "${rest%%/*}"
 }
-for need in "Postgres $(url_address "$database_url")" "NATS $(url_address "$nats_url")"; do
+for need in "Postgres:DATABASE_URL $(url_address "$database_url")" "NATS:NATS_URL $(url_address "$nats_url")" \
+  "Redis:REDIS_URL $(url_address "$redis_url")"; do
+  name=${need%% *}
   if ! port_busy "${need#* }"; then
-    echo "scripts/up.sh: ${need% *} is not reachable on ${need#* }; start it (scripts/test.sh starts the" \
-      "machine's services) or set $( [ "${need% *}" = NATS ] && echo NATS_URL || echo DATABASE_URL)" >&2
+    echo "scripts/up.sh: ${name%:*} is not reachable on ${need#* }; start it (scripts/test.sh starts the" \
+      "machine's services) or set ${name#*:}" >&2
     exit 1
   fi
 done
 
-packages=(-p devnet -p reciprocal-chaincode -p clubs-cli -p blockchain-service)
-echo "Building devnet, the chaincode, the blockchain service and the clubs CLI ($profile)..."
+packages=(-p devnet -p reciprocal-chaincode -p clubs-cli -p blockchain-service -p member-service
+  -p reciprocal-service -p governance-service -p api-gateway)
+echo "Building devnet, the chaincode, the services, the API gateway and the clubs CLI ($profile)..."
 if [ "$profile" = release ]; then
   cargo build --quiet --release "${packages[@]}"
 else
@@ -104,6 +114,46 @@ else
   wait_for "$blockchain_http" "the blockchain service" "$state/logs/blockchain.log"
 fi
 
+# start_service NAME BINARY HTTP_ADDRESS GRPC_ADDRESS [VAR=VALUE...]: starts a platform service with its
+# settings in the environment, unless it runs already.
+start_service() {
+  local name=$1 binary=$2 http=$3 grpc=$4
+  shift 4
+  if running "$name"; then
+    echo "$name already running (pid $(cat "$state/pids/$name.pid"))"
+    return 0
+  fi
+  for address in "$http" $grpc; do
+    if port_busy "$address"; then
+      echo "scripts/up.sh: $address, for $name, is in use by another process" >&2
+      exit 1
+    fi
+  done
+  env "$@" LOG_FORMAT=text nohup "$bin/$binary" >>"$state/logs/$name.log" 2>&1 &
+  echo $! >"$state/pids/$name.pid"
+  wait_for "$http" "$name" "$state/logs/$name.log"
+}
+
+blockchain_url="http://$blockchain_grpc"
+start_service member member-service 127.0.0.1:8082 127.0.0.1:9082 \
+  MEMBER_DATABASE_URL="$postgres_server/reciprocal_members" MIRROR_DATABASE_URL="$database_url" \
+  BLOCKCHAIN_GRPC_URL="$blockchain_url"
+start_service reciprocal reciprocal-service 127.0.0.1:8083 127.0.0.1:9083 \
+  MIRROR_DATABASE_URL="$database_url" BLOCKCHAIN_GRPC_URL="$blockchain_url" \
+  MEMBER_GRPC_URL=http://127.0.0.1:9082
+start_service governance governance-service 127.0.0.1:8087 127.0.0.1:9087 \
+  MIRROR_DATABASE_URL="$database_url" BLOCKCHAIN_GRPC_URL="$blockchain_url"
+start_service gateway api-gateway "$gateway_http" "" \
+  GATEWAY_HTTP_ADDR="$gateway_http" GATEWAY_DATABASE_URL="$postgres_server/reciprocal_gateway" \
+  MEMBER_GRPC_URL=http://127.0.0.1:9082 RECIPROCAL_GRPC_URL=http://127.0.0.1:9083 \
+  GOVERNANCE_GRPC_URL=http://127.0.0.1:9087 BLOCKCHAIN_GRPC_URL="$blockchain_url" \
+  DEV_AUTH=1 DEV_AUTH_KEY="$state/dev-auth-key.pem" DEV_CLUBS=club-alpha,club-beta,club-gamma
+echo "Dev sign-in is ON (DEV_AUTH=1): the gateway signs its own tokens for the demo users. Not for production."
+
+if [ "${SEED:-1}" != 0 ]; then
+  GATEWAY="http://$gateway_http" scripts/seed-demo.sh
+fi
+
 cat <<MSG
 
 Running on the embedded dev ledger:
@@ -112,11 +162,19 @@ Running on the embedded dev ledger:
   blockchain service          http://$blockchain_http (health, metrics, audit), gRPC $blockchain_grpc
   ledger mirror               $database_url
   events                      $nats_url, JetStream stream RECIPROCAL_EVENTS, subjects reciprocal.events.<Name>
+  API gateway (REST)          http://$gateway_http/api/v1   (OpenAPI: http://$gateway_http/api/v1/openapi.json)
+  member / reciprocal / governance services   http 8082 / 8083 / 8087, gRPC 9082 / 9083 / 9087
   logs                        $state/logs/
   identities                  $users/<user>@org1.example.com/msp
     networkadmin (network_admin); clubadmin-alpha|beta|gamma (club_admin); frontdesk-alpha|beta|gamma (front_desk)
 
+Demo users (dev sign-in): admin (network admin); alpha-admin, beta-admin, gamma-admin (club admins);
+  alpha-desk, beta-desk, gamma-desk (front desks).
+
 Try:
+  TOKEN=\$(curl -s -X POST http://$gateway_http/api/v1/dev/token -H 'content-type: application/json' \\
+    -d '{"user":"alpha-desk"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  curl -s -H "Authorization: Bearer \$TOKEN" "http://$gateway_http/api/v1/visits?host=club-alpha&month=\$(date -u +%Y-%m)"
   $bin/clubs tx submit CreateClub '{"id":"club-alpha","name":"Alpha","msp_id":"Org1MSP"}'
   $bin/clubs audit history club/club-alpha
   $bin/clubs audit verify
