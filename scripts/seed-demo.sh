@@ -15,7 +15,7 @@ case "${1:-}" in
 esac
 
 # field NAME: the first string value of key NAME in the JSON on stdin.
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -1; }
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 
 # call USER METHOD PATH [BODY]: the response body; fails with the API's error on a non-2xx answer.
 call() {
@@ -41,7 +41,7 @@ for user in admin alpha-admin beta-admin gamma-admin alpha-desk beta-desk gamma-
   tokens[$user]=$token
 done
 
-if call admin GET /clubs/club-alpha >/dev/null 2>&1; then
+if (call admin GET /clubs/club-alpha) >/dev/null 2>&1; then
   echo "The demo network is already seeded."
   exit 0
 fi
@@ -77,8 +77,7 @@ katherine=$(member gamma-admin "Katherine Johnson" katherine@gamma.example G-000
 member gamma-admin "Dorothy Vaughan" dorothy@gamma.example G-0002 >/dev/null
 
 today=$(date -u +%F)
-visit=$(call alpha-desk POST /visits "{\"member_id\":\"$grace\",\"visit_date\":\"$today\",\"facilities\":[\"dining\"]}" |
-  sed -n 's/.*"visit_id":"\([^"]*\)".*/\1/p')
+visit=$(call alpha-desk POST /visits "{\"member_id\":\"$grace\",\"visit_date\":\"$today\",\"facilities\":[\"dining\"]}" | field visit_id)
 call alpha-desk POST "/visits/$visit/checkout" >/dev/null
 call alpha-desk POST /visits "{\"member_id\":\"$grace\",\"visit_date\":\"$today\",\"nights\":1,\"guests\":1,\"facilities\":[\"rooms\"]}" >/dev/null
 call beta-desk POST /visits "{\"member_id\":\"$ada\",\"visit_date\":\"$today\"}" >/dev/null

@@ -175,7 +175,6 @@ Try:
   TOKEN=\$(curl -s -X POST http://$gateway_http/api/v1/dev/token -H 'content-type: application/json' \\
     -d '{"user":"alpha-desk"}' | sed 's/.*"token":"\([^"]*\)".*/\1/')
   curl -s -H "Authorization: Bearer \$TOKEN" "http://$gateway_http/api/v1/visits?host=club-alpha&month=\$(date -u +%Y-%m)"
-  $bin/clubs tx submit CreateClub '{"id":"club-alpha","name":"Alpha","msp_id":"Org1MSP"}'
   $bin/clubs audit history club/club-alpha
   $bin/clubs audit verify
   curl -s http://$blockchain_http/readyz

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use reciprocal_api::v1::blockchain_client::BlockchainClient;
-use reciprocal_api::v1::{Record, SubmitRequest, WaitForMirrorRequest, WriteResult};
+use reciprocal_api::v1::{Record, RecordList, SubmitRequest, WaitForMirrorRequest, WriteResult};
 use sqlx::postgres::PgPool;
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
@@ -130,13 +130,38 @@ pub fn database_error(error: sqlx::Error) -> Status {
     Status::unavailable("the database is unavailable; retry later")
 }
 
-/// A record read from a mirror view: its value, block and transaction.
-pub fn record(json: serde_json::Value, block_number: i64, tx_id: String) -> Record {
+/// A record read from a mirror view: its value (JSON text), block and transaction.
+pub fn record(json: String, block_number: i64, tx_id: String) -> Record {
     Record {
-        json: json.to_string(),
+        json,
         block_number: block_number as u64,
         tx_id,
     }
+}
+
+/// One record as read from a mirror view: its id, value (JSON text: select `value::text`, which Postgres
+/// renders without a round trip through a JSON tree here), block and transaction.
+pub type Row = (String, String, i64, String);
+
+/// A page of at most `limit` records from `rows` (fetched with one row more than the page, which tells
+/// whether another page follows).
+pub fn page(mut rows: Vec<Row>, limit: i64, mirror_height: u64) -> RecordList {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit.max(0) as usize);
+    let next_after = match rows.last() {
+        Some((id, ..)) if more => id.clone(),
+        _ => String::new(),
+    };
+    RecordList {
+        records: rows.into_iter().map(into_record).collect(),
+        next_after,
+        mirror_height,
+    }
+}
+
+/// The record of a row.
+pub fn into_record((_, value, block_number, tx_id): Row) -> Record {
+    record(value, block_number, tx_id)
 }
 
 /// Page sizes: `limit` 0 means the default of 50; at most 500.
@@ -214,6 +239,18 @@ mod tests {
         assert_eq!(one.len(), 36);
         assert_eq!(one.as_bytes()[14], b'4');
         assert!(matches!(one.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
+    }
+
+    #[test]
+    fn a_page_names_where_the_next_one_starts() {
+        let row = |id: &str| (id.to_owned(), format!(r#"{{"id":"{id}"}}"#), 1, "tx".into());
+        let full = page(vec![row("a"), row("b"), row("c")], 2, 7);
+        assert_eq!(full.records.len(), 2);
+        assert_eq!(full.next_after, "b");
+        assert_eq!(full.records[1].json, r#"{"id":"b"}"#);
+        assert_eq!(full.mirror_height, 7);
+        let last = page(vec![row("a"), row("b")], 2, 7);
+        assert_eq!(last.next_after, "");
     }
 
     #[test]

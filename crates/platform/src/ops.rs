@@ -46,6 +46,29 @@ pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     })
 }
 
+/// The body of every service's `main`: logs in `log_format`, the SIGTERM/SIGINT handlers installed before
+/// anything else (so a stop requested while the service starts is a graceful one), then `run` until that
+/// signal; a failure is logged and printed, and exits 1.
+pub async fn main<F, Fut>(name: &str, log_format: &str, run: F) -> std::process::ExitCode
+where
+    F: FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    init_logging(log_format);
+    let result = match shutdown_signal() {
+        Ok(shutdown) => run(Box::pin(shutdown)).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("{name}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Labels of a request metric.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {

@@ -205,8 +205,8 @@ async fn main() {
             let desk = desk.clone();
             let path = path.clone();
             tasks.push(tokio::spawn(async move {
-                let reply = stack.call(Some(&desk), Method::GET, &path, None).await;
-                (due.elapsed(), reply.status == 200)
+                let (status, _) = stack.fetch(&desk, &path).await;
+                (due.elapsed(), status == 200)
             }));
         }
         let mut latencies = Vec::with_capacity(tasks.len());

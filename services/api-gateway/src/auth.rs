@@ -199,6 +199,8 @@ struct Inner {
     audience: String,
     pool: PgPool,
     users: RwLock<HashMap<String, (Option<User>, Instant)>>,
+    /// Tokens already verified: their subject and expiry (Unix seconds).
+    verified: RwLock<HashMap<String, (String, u64)>>,
 }
 
 impl Authenticator {
@@ -244,6 +246,7 @@ impl Authenticator {
                 audience: audience.to_owned(),
                 pool,
                 users: RwLock::new(HashMap::new()),
+                verified: RwLock::new(HashMap::new()),
             }),
         })
     }
@@ -266,8 +269,28 @@ impl Authenticator {
         &self.inner.pool
     }
 
-    /// Verifies `token` and answers the user it signs in.
+    /// Verifies `token` and answers the user it signs in. A token verified before is not verified again
+    /// until it expires: its signature cannot have changed.
     pub async fn authenticate(&self, token: &str) -> Result<User, ApiError> {
+        let known = self.inner.verified.read().ok().and_then(|verified| {
+            verified
+                .get(token)
+                .filter(|(_, exp)| *exp > unix_now())
+                .map(|(subject, _)| subject.clone())
+        });
+        let subject = match known {
+            Some(subject) => subject,
+            None => self.verify(token).await?,
+        };
+        self.user(&subject).await?.ok_or_else(|| {
+            ApiError::forbidden(
+                "you are signed in, but your account is not linked to a club or a member of this network",
+            )
+        })
+    }
+
+    /// Checks `token`'s signature, expiry and audience; answers its subject.
+    async fn verify(&self, token: &str) -> Result<String, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|error| ApiError::unauthenticated(format!("malformed token: {error}")))?;
         if header.alg != Algorithm::RS256 {
@@ -296,11 +319,13 @@ impl Authenticator {
                 })
             })?
             .claims;
-        self.user(&claims.sub).await?.ok_or_else(|| {
-            ApiError::forbidden(
-                "you are signed in, but your account is not linked to a club or a member of this network",
-            )
-        })
+        if let Ok(mut verified) = self.inner.verified.write() {
+            if verified.len() > 100_000 {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), (claims.sub.clone(), claims.exp));
+        }
+        Ok(claims.sub)
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, ApiError> {

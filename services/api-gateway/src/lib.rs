@@ -83,7 +83,12 @@ pub struct Config {
     pub audience: String,
     /// Dev sign-in: the gateway signs its own tokens (POST /api/v1/dev/token) and trusts only them.
     /// Never in production.
-    #[arg(long, env = "DEV_AUTH")]
+    #[arg(
+        long,
+        env = "DEV_AUTH",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub dev_auth: bool,
     /// The RSA key of dev sign-in (PKCS#8 PEM), created if missing.
     #[arg(long, env = "DEV_AUTH_KEY", default_value = ".state/dev-auth-key.pem")]

@@ -145,23 +145,62 @@ fn written(status: StatusCode, name: &str, write: api::WriteResult) -> Response 
     (status, Json(Value::Object(body))).into_response()
 }
 
-fn record(record: api::Record) -> Value {
-    let mut value = parse(&record.json);
-    if let Value::Object(map) = &mut value {
-        map.insert(
-            "_ledger".to_owned(),
-            json!({"block": record.block_number, "tx_id": record.tx_id}),
-        );
+/// A record's JSON with `_ledger: {block, tx_id}` of its current version added, spliced as text: lists
+/// of records pass through without being parsed and written again.
+fn record_text(record: &api::Record) -> String {
+    let ledger = format!(
+        r#""_ledger":{{"block":{},"tx_id":{}}}"#,
+        record.block_number,
+        Value::from(record.tx_id.as_str())
+    );
+    match record.json.trim_start().strip_prefix('{') {
+        Some(rest) if rest.trim_start().starts_with('}') => format!("{{{ledger}}}"),
+        Some(rest) => format!("{{{ledger},{rest}"),
+        None => record.json.clone(),
     }
-    value
 }
 
-fn list(records: api::RecordList) -> Json<Value> {
-    Json(json!({
-        "items": records.records.into_iter().map(record).collect::<Vec<_>>(),
-        "next_after": (!records.next_after.is_empty()).then_some(records.next_after),
-        "mirror_height": records.mirror_height,
-    }))
+fn json_response(body: String) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn record(record: api::Record) -> Response {
+    json_response(record_text(&record))
+}
+
+fn record_value(record: api::Record) -> Value {
+    serde_json::from_str(&record_text(&record)).unwrap_or(Value::Null)
+}
+
+fn list(records: api::RecordList) -> Response {
+    let mut body = String::with_capacity(
+        64 + records
+            .records
+            .iter()
+            .map(|record| record.json.len() + 100)
+            .sum::<usize>(),
+    );
+    body.push_str(r#"{"items":["#);
+    for (index, record) in records.records.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str(&record_text(record));
+    }
+    let next_after = if records.next_after.is_empty() {
+        Value::Null
+    } else {
+        Value::from(records.next_after)
+    };
+    body.push_str(&format!(
+        r#"],"next_after":{next_after},"mirror_height":{}}}"#,
+        records.mirror_height
+    ));
+    json_response(body)
 }
 
 fn object(name: &str, value: Value) -> Result<String, ApiError> {
@@ -318,7 +357,7 @@ async fn list_clubs(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::ListClubsRequest {
         status: page.status.unwrap_or_default(),
         limit: page.limit.unwrap_or_default(),
@@ -369,13 +408,13 @@ async fn get_club(
     Auth(caller): Auth,
     Path(id): Path<String>,
     Query(query): Query<MinBlock>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::GetRequest {
         id,
         min_block: query.min_block.unwrap_or_default(),
     };
     let club = state.governance().get_club(caller.request(request)).await?;
-    Ok(Json(record(club.into_inner())))
+    Ok(record(club.into_inner()))
 }
 
 // Members (member service).
@@ -588,7 +627,7 @@ async fn list_agreements(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(query): Query<AgreementsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::ListAgreementsRequest {
         club: query.club.unwrap_or_default(),
         status: query.status.unwrap_or_default(),
@@ -641,7 +680,7 @@ async fn get_agreement(
     Auth(caller): Auth,
     Path(id): Path<String>,
     Query(query): Query<MinBlock>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::GetRequest {
         id,
         min_block: query.min_block.unwrap_or_default(),
@@ -650,7 +689,7 @@ async fn get_agreement(
         .reciprocal()
         .get_agreement(caller.request(request))
         .await?;
-    Ok(Json(record(agreement.into_inner())))
+    Ok(record(agreement.into_inner()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -720,7 +759,7 @@ async fn list_visits(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(query): Query<VisitsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::ListVisitsRequest {
         host_club: query.host.unwrap_or_default(),
         home_club: query.home.unwrap_or_default(),
@@ -804,7 +843,7 @@ async fn get_visit(
     Auth(caller): Auth,
     Path(id): Path<String>,
     Query(query): Query<MinBlock>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::GetRequest {
         id,
         min_block: query.min_block.unwrap_or_default(),
@@ -813,7 +852,7 @@ async fn get_visit(
         .reciprocal()
         .get_visit(caller.request(request))
         .await?;
-    Ok(Json(record(visit.into_inner())))
+    Ok(record(visit.into_inner()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -856,7 +895,7 @@ async fn list_proposals(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::ListProposalsRequest {
         status: page.status.unwrap_or_default(),
         limit: page.limit.unwrap_or_default(),
@@ -905,7 +944,7 @@ async fn get_proposal(
     Auth(caller): Auth,
     Path(id): Path<String>,
     Query(query): Query<MinBlock>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = api::GetRequest {
         id,
         min_block: query.min_block.unwrap_or_default(),
@@ -916,9 +955,10 @@ async fn get_proposal(
         .await?
         .into_inner();
     Ok(Json(json!({
-        "proposal": detail.proposal.map(record),
-        "votes": detail.votes.into_iter().map(record).collect::<Vec<_>>(),
-    })))
+        "proposal": detail.proposal.map(record_value),
+        "votes": detail.votes.into_iter().map(record_value).collect::<Vec<_>>(),
+    }))
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -665,3 +665,49 @@ async fn bad_input_on_every_route_answers_4xx_with_a_clear_message_and_changes_n
 
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn each_signed_in_user_is_rate_limited_on_their_own() {
+    // One request a second on average, two at once.
+    let stack = Stack::start("ratelimit", 1).await;
+    let alpha = stack.token("alpha-desk").await;
+    let beta = stack.token("beta-desk").await;
+    for _ in 0..2 {
+        assert_status(
+            &stack
+                .call(Some(&alpha), Method::GET, "/api/v1/me", None)
+                .await,
+            200,
+        );
+    }
+    let limited = stack
+        .send(
+            stack
+                .client
+                .get(format!("{}/api/v1/me", stack.base))
+                .bearer_auth(&alpha),
+        )
+        .await;
+    assert_status(&limited, 429);
+    assert_eq!(limited.body["error"]["code"], "rate_limited");
+    assert_eq!(
+        limited.body["error"]["request_id"].as_str(),
+        limited.request_id.as_deref()
+    );
+    let retry = stack
+        .client
+        .get(format!("{}/api/v1/me", stack.base))
+        .bearer_auth(&alpha)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 429);
+    assert_eq!(retry.headers()["retry-after"], "1");
+    // Another user has a bucket of their own.
+    let other = stack
+        .call(Some(&beta), Method::GET, "/api/v1/me", None)
+        .await;
+    assert_status(&other, 200);
+    assert_eq!(other.body["club"], "club-beta");
+    stack.stop().await;
+}

@@ -277,6 +277,9 @@ impl Governance for GovernanceApi {
         // The proposer never changes, so even a mirror behind the ledger tells who may cancel. A
         // proposal the mirror does not hold yet is left to the contract, which applies the same rule.
         if let Some((_, proposal, ..)) = mirror::proposal(self.ledger.mirror(), id).await? {
+            let proposal: serde_json::Value = serde_json::from_str(&proposal).map_err(|error| {
+                Status::internal(format!("proposal {id} in the mirror is not JSON: {error}"))
+            })?;
             let proposer = proposal
                 .get("proposer_club")
                 .and_then(|club| club.as_str())

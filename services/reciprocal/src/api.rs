@@ -322,6 +322,9 @@ impl Reciprocal for ReciprocalApi {
         let id = request.visit_id.trim();
         // A visit the mirror does not hold yet is left to the contract, which applies the same rule.
         if let Some((_, visit, ..)) = mirror::visit(self.ledger.mirror(), id).await? {
+            let visit: serde_json::Value = serde_json::from_str(&visit).map_err(|error| {
+                Status::internal(format!("visit {id} in the mirror is not JSON: {error}"))
+            })?;
             let club = match rule.side {
                 Side::Host => field(&visit, "host_club"),
                 Side::Home => field(&visit, "home_club"),
@@ -343,7 +346,10 @@ impl Reciprocal for ReciprocalApi {
         let row = mirror::visit(self.ledger.mirror(), id)
             .await?
             .ok_or_else(|| Status::not_found(format!("visit {id} does not exist")))?;
-        self.may_see_visit(&caller, &row.1).await?;
+        let visit: serde_json::Value = serde_json::from_str(&row.1).map_err(|error| {
+            Status::internal(format!("visit {id} in the mirror is not JSON: {error}"))
+        })?;
+        self.may_see_visit(&caller, &visit).await?;
         Ok(Response::new(mirror::into_record(row)))
     }
 

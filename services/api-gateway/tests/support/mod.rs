@@ -176,6 +176,24 @@ impl Stack {
         self.send(request).await
     }
 
+    /// GETs `path` and reads the whole answer without parsing it; answers the status and the body's size.
+    pub async fn fetch(&self, token: &str, path: &str) -> (u16, usize) {
+        match self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+        {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let size = response.bytes().await.map_or(0, |body| body.len());
+                (status, size)
+            }
+            Err(_) => (0, 0),
+        }
+    }
+
     /// Sends a request built by the caller (raw bodies, odd headers).
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.unwrap();
