@@ -1,11 +1,15 @@
 //! The ledger as the domain services see it: writes through the blockchain service (answered only after
 //! a VALID commit), and reads from its Postgres mirror once the mirror holds a given block.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reciprocal_api::v1::blockchain_client::BlockchainClient;
 use reciprocal_api::v1::{Record, RecordList, SubmitRequest, WaitForMirrorRequest, WriteResult};
-use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgListener, PgPool};
+use tokio::sync::watch;
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 
@@ -27,20 +31,70 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
+/// The Postgres channel on which the mirror announces its height (migration 0005 of the blockchain
+/// service): payload `<channel> <next block>`.
+pub const HEIGHT_NOTIFICATIONS: &str = "mirror_height";
+
+/// The most pages [`Ledger::page_at`] keeps for one height.
+const CACHED_PAGES: usize = 4096;
+
 /// Writes through the blockchain service and reads its mirror.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     blockchain: BlockchainClient<Channel>,
     mirror: PgPool,
+    /// The mirror's height as its notifications tell it; `None` while not listening.
+    height: watch::Receiver<Option<u64>>,
+    pages: Arc<Mutex<(u64, HashMap<String, RecordList>)>>,
 }
 
 impl Ledger {
-    /// A ledger over the blockchain service at `blockchain` and the mirror's database `mirror`.
+    /// A ledger over the blockchain service at `blockchain` and the mirror's database `mirror`. Listens
+    /// (in a task of its own, reconnecting) to the mirror's height notifications.
     pub fn new(blockchain: Channel, mirror: PgPool) -> Self {
+        let (sender, height) = watch::channel(None);
+        tokio::spawn(follow_height(mirror.clone(), sender));
         Self {
             blockchain: BlockchainClient::new(blockchain),
             mirror,
+            height,
+            pages: Arc::new(Mutex::new((0, HashMap::new()))),
         }
+    }
+
+    /// Whether the mirror's height notifications are being received (else heights are read, and waits
+    /// asked of the blockchain service).
+    pub fn follows_height(&self) -> bool {
+        self.height.borrow().is_some()
+    }
+
+    /// A page of records read at mirror height `height`, from the pages already read at that height
+    /// under `key` (which must name everything that decides the page), or by `read`. Mirrored records
+    /// change only with the height, so a page kept for a height is the page a new read would give.
+    pub async fn page_at<F>(&self, height: u64, key: String, read: F) -> Result<RecordList, Status>
+    where
+        F: Future<Output = Result<RecordList, Status>>,
+    {
+        if let Ok(pages) = self.pages.lock()
+            && pages.0 == height
+            && let Some(page) = pages.1.get(&key)
+        {
+            return Ok(page.clone());
+        }
+        let page = read.await?;
+        if let Ok(mut pages) = self.pages.lock() {
+            if pages.0 != height {
+                if pages.0 > height {
+                    // A slower reader of an older height: keep the newer pages.
+                    return Ok(page);
+                }
+                *pages = (height, HashMap::new());
+            }
+            if pages.1.len() < CACHED_PAGES {
+                pages.1.insert(key, page.clone());
+            }
+        }
+        Ok(page)
     }
 
     /// The mirror's database.
@@ -74,6 +128,34 @@ impl Ledger {
     /// Waits (at most [`MIRROR_WAIT`]) until the mirror holds block `min_block`; answers its height.
     /// `min_block` 0 does not wait.
     pub async fn wait_for(&self, min_block: u64) -> Result<u64, Status> {
+        if min_block == 0 {
+            return self.height().await;
+        }
+        let mut height = self.height.clone();
+        if height.borrow().is_some() {
+            let reached = tokio::time::timeout(
+                MIRROR_WAIT,
+                height.wait_for(|height| height.is_none_or(|height| height > min_block)),
+            )
+            .await
+            .map(|known| known.map(|known| *known));
+            match reached {
+                Ok(Ok(known)) => {
+                    if let Some(known) = known {
+                        return Ok(known);
+                    }
+                    // Stopped listening meanwhile: ask the blockchain service.
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    return Err(Status::unavailable(format!(
+                        "the mirror has not reached block {min_block} within {} s (it holds blocks below {}); retry later",
+                        MIRROR_WAIT.as_secs(),
+                        height.borrow().unwrap_or_default()
+                    )));
+                }
+            }
+        }
         let reply = self
             .blockchain
             .clone()
@@ -97,8 +179,12 @@ impl Ledger {
         Ok(reply.height)
     }
 
-    /// The mirror's height (the next block it needs), without waiting.
+    /// The mirror's height (the next block it needs), without waiting: as last announced, or read from
+    /// the database while not listening.
     pub async fn height(&self) -> Result<u64, Status> {
+        if let Some(height) = *self.height.borrow() {
+            return Ok(height);
+        }
         let height: Option<i64> =
             sqlx::query_scalar("SELECT next_block FROM mirror_checkpoint WHERE channel = $1")
                 .bind(CHANNEL)
@@ -121,6 +207,56 @@ impl Ledger {
             .await
             .is_ok();
         vec![("mirror", mirror), ("blockchain", blockchain)]
+    }
+}
+
+/// Keeps `sender` at the mirror's height: listens to its notifications, reads the height once listening,
+/// and says `None` while the connection is down (reconnecting every second) until no one watches.
+async fn follow_height(pool: PgPool, sender: watch::Sender<Option<u64>>) {
+    loop {
+        let followed = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(HEIGHT_NOTIFICATIONS).await?;
+            // Read after listening, so no change falls between the two.
+            let height: Option<i64> =
+                sqlx::query_scalar("SELECT next_block FROM mirror_checkpoint WHERE channel = $1")
+                    .bind(CHANNEL)
+                    .fetch_optional(&pool)
+                    .await?;
+            sender.send_replace(Some(height.unwrap_or(0) as u64));
+            loop {
+                let notification = tokio::select! {
+                    notification = listener.try_recv() => notification?,
+                    () = sender.closed() => return Ok(()),
+                };
+                let Some(notification) = notification else {
+                    return Ok::<(), sqlx::Error>(());
+                };
+                let announced = notification
+                    .payload()
+                    .split_once(' ')
+                    .filter(|(channel, _)| *channel == CHANNEL)
+                    .and_then(|(_, height)| height.parse::<u64>().ok());
+                if let Some(announced) = announced {
+                    sender.send_if_modified(|height| {
+                        let newer = height.is_none_or(|height| announced > height);
+                        if newer {
+                            *height = Some(announced);
+                        }
+                        newer
+                    });
+                }
+            }
+        }
+        .await;
+        sender.send_replace(None);
+        if let Err(error) = followed {
+            tracing::debug!(%error, "Not listening to the mirror's height; retrying");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = sender.closed() => return,
+        }
     }
 }
 

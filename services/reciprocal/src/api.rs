@@ -408,8 +408,16 @@ impl Reciprocal for ReciprocalApi {
             filter.member_ref = Some(self.resolve(&caller, &member_id).await?.member_ref);
         }
         let height = self.reach(request.min_block).await?;
-        let rows =
-            mirror::visits(self.ledger.mirror(), &filter, request.after.trim(), limit).await?;
-        Ok(Response::new(mirror::page(rows, limit, height)))
+        let after = request.after.trim();
+        // The front desks of a club poll the same page: it is read once per mirror height.
+        let key = format!("visits {filter:?} after {after:?} limit {limit}");
+        let page = self
+            .ledger
+            .page_at(height, key, async {
+                let rows = mirror::visits(self.ledger.mirror(), &filter, after, limit).await?;
+                Ok(mirror::page(rows, limit, height))
+            })
+            .await?;
+        Ok(Response::new(page))
     }
 }
