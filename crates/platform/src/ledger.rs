@@ -45,8 +45,11 @@ pub struct Ledger {
     mirror: PgPool,
     /// The mirror's height as its notifications tell it; `None` while not listening.
     height: watch::Receiver<Option<u64>>,
-    pages: Arc<Mutex<(u64, HashMap<String, RecordList>)>>,
+    pages: Arc<Mutex<Pages>>,
 }
+
+/// Pages read at one mirror height, each read once: later readers of a page being read wait for it.
+type Pages = (u64, HashMap<String, Arc<tokio::sync::OnceCell<RecordList>>>);
 
 impl Ledger {
     /// A ledger over the blockchain service at `blockchain` and the mirror's database `mirror`. Listens
@@ -75,26 +78,24 @@ impl Ledger {
     where
         F: Future<Output = Result<RecordList, Status>>,
     {
-        if let Ok(pages) = self.pages.lock()
-            && pages.0 == height
-            && let Some(page) = pages.1.get(&key)
-        {
-            return Ok(page.clone());
-        }
-        let page = read.await?;
-        if let Ok(mut pages) = self.pages.lock() {
-            if pages.0 != height {
-                if pages.0 > height {
-                    // A slower reader of an older height: keep the newer pages.
-                    return Ok(page);
+        let cell = match self.pages.lock() {
+            Ok(mut pages) if pages.0 <= height => {
+                if pages.0 < height {
+                    *pages = (height, HashMap::new());
                 }
-                *pages = (height, HashMap::new());
+                if pages.1.len() >= CACHED_PAGES && !pages.1.contains_key(&key) {
+                    None
+                } else {
+                    Some(pages.1.entry(key).or_default().clone())
+                }
             }
-            if pages.1.len() < CACHED_PAGES {
-                pages.1.insert(key, page.clone());
-            }
+            // A reader of an older height than the pages kept (or a poisoned lock): read alone.
+            _ => None,
+        };
+        match cell {
+            Some(cell) => cell.get_or_try_init(|| read).await.cloned(),
+            None => read.await,
         }
-        Ok(page)
     }
 
     /// The mirror's database.

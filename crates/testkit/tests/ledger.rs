@@ -87,6 +87,29 @@ async fn the_height_follows_notifications_and_pages_are_read_once_per_height() {
     assert_eq!(moved.next_after, "third");
     assert_eq!(reads.load(Ordering::SeqCst), 3);
 
+    // Readers arriving while a page is being read wait for that read instead of starting their own.
+    let concurrent: Vec<_> = (0..10)
+        .map(|_| {
+            let (ledger, reads) = (ledger.clone(), reads.clone());
+            tokio::spawn(async move {
+                ledger
+                    .page_at(8, "k".into(), async move {
+                        reads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(RecordList {
+                            next_after: "shared".to_owned(),
+                            ..RecordList::default()
+                        })
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for reader in concurrent {
+        assert_eq!(reader.await.unwrap().unwrap().next_after, "shared");
+    }
+    assert_eq!(reads.load(Ordering::SeqCst), 4);
+
     pool.close().await;
     testkit::drop_database(&name).await;
 }

@@ -7,13 +7,18 @@
 //! - check-in `POST /api/v1/visits` at a few concurrencies (closed loop), each answered after its VALID
 //!   commit.
 //!
+//! The reads run twice: alone, and while BENCH_MIXED_WRITERS front desks record visits without pause,
+//! so that the mirror's height, and with it the page, changes all through the reads.
+//!
 //! `cargo bench -p api-gateway --bench gateway`. Environment: BENCH_READ_RATES (default 250,500,1000),
-//! BENCH_SECONDS (10), BENCH_CHECKIN_CONCURRENCY (1,8,32), BENCH_CHECKINS (200 per concurrency).
+//! BENCH_MIXED_RATES (500,1000), BENCH_MIXED_WRITERS (8), BENCH_SECONDS (10), BENCH_CHECKIN_CONCURRENCY
+//! (1,8,32), BENCH_CHECKINS (200 per concurrency).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -54,6 +59,11 @@ async fn main() {
         .first()
         .copied()
         .unwrap_or(200);
+    let mixed_rates = list("BENCH_MIXED_RATES", "500,1000");
+    let mixed_writers = list("BENCH_MIXED_WRITERS", "8")
+        .first()
+        .copied()
+        .unwrap_or(8);
 
     let stack = Arc::new(Stack::start("bench", 0).await);
     let admin = stack.token("admin").await;
@@ -191,9 +201,36 @@ async fn main() {
     println!(
         "\nRead through the gateway (GET {path}: {page} visits a page), open loop for {seconds} s\n"
     );
-    println!("| target rps | achieved rps | errors | p50 ms | p99 ms | max ms |");
-    println!("|---:|---:|---:|---:|---:|---:|");
-    for &rate in &read_rates {
+    println!(
+        "| target rps | achieved rps | errors | p50 ms | p99 ms | max ms | check-ins meanwhile /s |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for (rate, writers) in read_rates
+        .iter()
+        .map(|rate| (*rate, 0))
+        .chain(mixed_rates.iter().map(|rate| (*rate, mixed_writers)))
+    {
+        // Writers record the host's refusals (no quota applies), so the list and the mirror's height
+        // change all through the reads.
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
+        let mut writing = Vec::new();
+        for writer in 0..writers {
+            let (stack, desk, stop, written) =
+                (stack.clone(), desk.clone(), stop.clone(), written.clone());
+            let member = members[writer as usize % members.len()].clone();
+            writing.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let body = json!({"member_id": member, "refusal_reason": "benchmark"});
+                    let reply = stack
+                        .call(Some(&desk), Method::POST, "/api/v1/visits", Some(body))
+                        .await;
+                    if reply.status == 201 {
+                        written.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
         let total = rate * seconds;
         let started = Instant::now();
@@ -206,26 +243,38 @@ async fn main() {
             let path = path.clone();
             tasks.push(tokio::spawn(async move {
                 let (status, _) = stack.fetch(&desk, &path).await;
-                (due.elapsed(), status == 200)
+                (due.elapsed(), status)
             }));
         }
         let mut latencies = Vec::with_capacity(tasks.len());
         let mut errors = 0;
+        let mut statuses = std::collections::BTreeMap::new();
         for task in tasks {
-            let (latency, ok) = task.await.expect("a read");
+            let (latency, status) = task.await.expect("a read");
             latencies.push(latency);
-            errors += u64::from(!ok);
+            if status != 200 {
+                errors += 1;
+                *statuses.entry(status).or_insert(0u64) += 1;
+            }
+        }
+        if !statuses.is_empty() {
+            eprintln!("read errors at {rate} rps by HTTP status (0: no answer): {statuses:?}");
         }
         let elapsed = started.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        for writer in writing {
+            let _ = writer.await;
+        }
         latencies.sort();
         println!(
-            "| {rate} | {:.0} | {errors} | {:.2} | {:.2} | {:.2} |",
+            "| {rate} | {:.0} | {errors} | {:.2} | {:.2} | {:.2} | {:.0} |",
             total as f64 / elapsed,
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
             latencies
                 .last()
-                .map_or(f64::NAN, |max| max.as_secs_f64() * 1000.0)
+                .map_or(f64::NAN, |max| max.as_secs_f64() * 1000.0),
+            written.load(Ordering::Relaxed) as f64 / elapsed
         );
     }
     if let Ok(stack) = Arc::try_unwrap(stack) {
