@@ -15,7 +15,7 @@ case "${1:-}" in
 esac
 
 # field NAME: the first string value of key NAME in the JSON on stdin.
-field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
+field() { grep -o "\"$1\": *\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 
 # call USER METHOD PATH [BODY]: the response body; fails with the API's error on a non-2xx answer.
 call() {
