@@ -20,6 +20,9 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 /// The Postgres server the tests use (trust authentication).
 pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
 
+/// The NATS server the tests use.
+pub const NATS: &str = "nats://127.0.0.1:4222";
+
 /// A free local address: bound, read and released (the OS does not hand it out again at once).
 pub fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
@@ -139,7 +142,7 @@ impl Ledger {
             chaincode: "reciprocal".to_owned(),
             wallet: vec![format!("Org1MSP={}", users.display()).parse()?],
             database_url: mirror_url.clone(),
-            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            nats_url: NATS.to_owned(),
             events_stream: format!("TEST_{}", prefix.to_uppercase()),
             events_prefix: format!("test.{prefix}.events"),
             log_format: "text".to_owned(),
@@ -185,6 +188,12 @@ impl Ledger {
             let _ = tokio::time::timeout(Duration::from_secs(30), service).await;
         }
         self.devnet.stop().await;
+        // The test's own JetStream stream goes too, so runs do not pile streams up on the server.
+        if let Ok(client) = async_nats::connect(NATS).await {
+            let _ = async_nats::jetstream::new(client)
+                .delete_stream(format!("TEST_{}", self.prefix.to_uppercase()))
+                .await;
+        }
         for name in &self.databases {
             drop_database(name).await;
         }
