@@ -92,15 +92,6 @@ impl GovernanceApi {
     pub fn new(ledger: Ledger) -> Self {
         Self { ledger }
     }
-
-    /// Waits for the mirror to hold `min_block` (when not 0); answers the mirror's height.
-    async fn reach(&self, min_block: u64) -> Result<u64, Status> {
-        if min_block > 0 {
-            self.ledger.wait_for(min_block).await
-        } else {
-            self.ledger.height().await
-        }
-    }
 }
 
 #[tonic::async_trait]
@@ -133,7 +124,7 @@ impl Governance for GovernanceApi {
         Caller::of(&request)?;
         let request = request.into_inner();
         let id = required("id", &request.id)?;
-        self.reach(request.min_block).await?;
+        self.ledger.wait_for(request.min_block).await?;
         let row = mirror::club(self.ledger.mirror(), id)
             .await?
             .ok_or_else(|| Status::not_found(format!("club {id} does not exist")))?;
@@ -148,7 +139,7 @@ impl Governance for GovernanceApi {
         let request = request.into_inner();
         let limit = page_size(request.limit)?;
         let status = status_filter(&request.status, &CLUB_STATUSES)?;
-        let height = self.reach(request.min_block).await?;
+        let height = self.ledger.wait_for(request.min_block).await?;
         let rows = mirror::clubs(self.ledger.mirror(), status, request.after.trim(), limit).await?;
         Ok(Response::new(mirror::page(rows, limit, height)))
     }
@@ -201,7 +192,7 @@ impl Governance for GovernanceApi {
         Caller::of(&request)?;
         let request = request.into_inner();
         let id = required("id", &request.id)?;
-        self.reach(request.min_block).await?;
+        self.ledger.wait_for(request.min_block).await?;
         let proposal = mirror::proposal(self.ledger.mirror(), id)
             .await?
             .ok_or_else(|| Status::not_found(format!("proposal {id} does not exist")))?;
@@ -220,7 +211,7 @@ impl Governance for GovernanceApi {
         let request = request.into_inner();
         let limit = page_size(request.limit)?;
         let status = status_filter(&request.status, &PROPOSAL_STATUSES)?;
-        let height = self.reach(request.min_block).await?;
+        let height = self.ledger.wait_for(request.min_block).await?;
         let rows =
             mirror::proposals(self.ledger.mirror(), status, request.after.trim(), limit).await?;
         Ok(Response::new(mirror::page(rows, limit, height)))

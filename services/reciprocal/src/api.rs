@@ -85,15 +85,6 @@ impl ReciprocalApi {
         checks
     }
 
-    /// Waits for the mirror to hold `min_block` (when not 0); answers the mirror's height.
-    async fn reach(&self, min_block: u64) -> Result<u64, Status> {
-        if min_block > 0 {
-            self.ledger.wait_for(min_block).await
-        } else {
-            self.ledger.height().await
-        }
-    }
-
     /// The member service's answer for `member_id`, asked on behalf of `caller`.
     async fn resolve(&self, caller: &Caller, member_id: &str) -> Result<ResolvedMember, Status> {
         let request = caller.request(GetMemberRequest {
@@ -215,7 +206,7 @@ impl Reciprocal for ReciprocalApi {
         Caller::of(&request)?;
         let request = request.into_inner();
         let id = required("id", &request.id)?;
-        self.reach(request.min_block).await?;
+        self.ledger.wait_for(request.min_block).await?;
         let row = mirror::agreement(self.ledger.mirror(), id, &today())
             .await?
             .ok_or_else(|| Status::not_found(format!("agreement {id} does not exist")))?;
@@ -241,7 +232,7 @@ impl Reciprocal for ReciprocalApi {
                 AGREEMENT_STATUSES.join(", ")
             )));
         }
-        let height = self.reach(request.min_block).await?;
+        let height = self.ledger.wait_for(request.min_block).await?;
         let rows = mirror::agreements(
             self.ledger.mirror(),
             &filter,
@@ -342,7 +333,7 @@ impl Reciprocal for ReciprocalApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let id = required("id", &request.id)?;
-        self.reach(request.min_block).await?;
+        self.ledger.wait_for(request.min_block).await?;
         let row = mirror::visit(self.ledger.mirror(), id)
             .await?
             .ok_or_else(|| Status::not_found(format!("visit {id} does not exist")))?;
@@ -407,7 +398,7 @@ impl Reciprocal for ReciprocalApi {
         if let Some(member_id) = member_id {
             filter.member_ref = Some(self.resolve(&caller, &member_id).await?.member_ref);
         }
-        let height = self.reach(request.min_block).await?;
+        let height = self.ledger.wait_for(request.min_block).await?;
         let after = request.after.trim();
         // The front desks of a club poll the same page: it is read once per mirror height.
         let key = format!("visits {filter:?} after {after:?} limit {limit}");
