@@ -260,10 +260,13 @@ pub async fn run(
     };
     let listener = platform::serve::bind(config.http_addr, "HTTP").await?;
     tracing::info!(http = %config.http_addr, dev_auth = config.dev_auth, "API gateway started");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
     pool.close().await;
     Ok(())
 }

@@ -81,25 +81,66 @@ fn token(parts: &Parts) -> Option<String> {
         })
 }
 
+fn rate_limited(seconds: u64) -> ApiError {
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests; retry in {seconds} s"),
+    );
+    error.retry_after = Some(seconds);
+    error
+}
+
+/// The address of the client, for limiting requests that do not sign in.
+#[derive(Debug)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+impl ClientAddress {
+    /// Charges a request that does not sign in to the client's address.
+    fn charge(&self, state: &AppState) -> Result<(), ApiError> {
+        match self.0 {
+            Some(address) => state
+                .limiter
+                .check(&format!("address {address}"))
+                .map_err(rate_limited),
+            None => Ok(()),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token(parts).ok_or_else(|| {
-            ApiError::unauthenticated(
+        let address = ClientAddress::from_request_parts(parts, state).await?;
+        // A request that does not sign in counts against its address, so guessing is limited too.
+        let Some(token) = token(parts) else {
+            address.charge(state)?;
+            return Err(ApiError::unauthenticated(
                 "sign in first: send Authorization: Bearer <token> or the hanko cookie",
-            )
-        })?;
-        let user = state.auth.authenticate(&token).await?;
-        if let Err(seconds) = state.limiter.check(&user.subject) {
-            let mut error = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many requests; retry in {seconds} s"),
-            );
-            error.retry_after = Some(seconds);
-            return Err(error);
-        }
+            ));
+        };
+        let user = match state.auth.authenticate(&token).await {
+            Ok(user) => user,
+            Err(error) => {
+                address.charge(state)?;
+                return Err(error);
+            }
+        };
+        state.limiter.check(&user.subject).map_err(rate_limited)?;
         let role = user
             .role()
             .ok_or_else(|| ApiError::forbidden("your account has no valid role"))?;
@@ -324,8 +365,10 @@ struct DevTokenRequest {
 
 async fn dev_token(
     State(state): State<AppState>,
+    address: ClientAddress,
     Body(request): Body<DevTokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    address.charge(&state)?;
     let dev = state.auth.dev().ok_or_else(|| {
         ApiError::not_found(
             "dev sign-in is off; it is on only when the gateway runs with DEV_AUTH=1",
