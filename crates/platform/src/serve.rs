@@ -114,21 +114,37 @@ where
         let method = request.uri().path().to_owned();
         let started = Instant::now();
         let metrics = self.metrics.clone();
-        let answer = self.inner.call(request);
-        Box::pin(async move {
-            let result = answer.await;
-            let code = match &result {
-                // An error answer carries grpc-status in its headers; a streamed success in trailers.
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or("0")
-                    .to_owned(),
-                Err(_) => "transport".to_owned(),
-            };
-            metrics.observe(&method, &code, started);
-            result
-        })
+        // Everything the call logs carries its method and the request id the gateway gave it.
+        let span = tracing::info_span!(
+            "grpc",
+            method = %method,
+            request_id = request
+                .headers()
+                .get(crate::caller::REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default(),
+        );
+        let answer = span.in_scope(|| self.inner.call(request));
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                let result = answer.await;
+                let code = match &result {
+                    // An error answer carries grpc-status in its headers; a streamed success in trailers.
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("0")
+                        .to_owned(),
+                    Err(_) => "transport".to_owned(),
+                };
+                metrics.observe(&method, &code, started);
+                if code != "0" {
+                    tracing::info!(code, "gRPC call refused or failed");
+                }
+                result
+            },
+            span,
+        ))
     }
 }
