@@ -16,6 +16,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case "${1:-}" in
+  "") ;;
+  -h | --help)
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "scripts/up.sh: takes no arguments (see --help); settings come from the environment" >&2
+    exit 2
+    ;;
+esac
+
 state=${STATE_DIR:-.state}
 listen=${DEVNET_LISTEN:-127.0.0.1:7051}
 chaincode=${CHAINCODE_SERVER_ADDRESS:-127.0.0.1:7052}
