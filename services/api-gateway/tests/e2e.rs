@@ -301,6 +301,56 @@ async fn clubs_agree_members_visit_votes_admit_and_erasure_keeps_the_ledger_veri
     assert_status(&delta, 200);
     assert_eq!(delta.body["status"], "active");
 
+    // A member signs in for herself: beta's admin links her sign-in subject to her membership.
+    let link = json!({"subject": "hanko-user-grace", "name": "grace", "role": "member", "club": "club-beta", "member_id": grace});
+    assert_status(
+        &call(
+            &alpha_admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(link.clone()),
+        )
+        .await,
+        403,
+    );
+    assert_status(
+        &call(&beta_admin, Method::POST, "/api/v1/users", Some(link)).await,
+        201,
+    );
+    let grace_token = stack.token("grace").await;
+    let me = call(&grace_token, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(me.body["role"], "member");
+    assert_eq!(me.body["member_id"], grace.as_str());
+    assert_status(
+        &call(
+            &grace_token,
+            Method::GET,
+            &format!("/api/v1/members/{grace}"),
+            None,
+        )
+        .await,
+        200,
+    );
+    let own_visits = call(
+        &grace_token,
+        Method::GET,
+        &format!("/api/v1/visits?member={grace}&month={month}"),
+        None,
+    )
+    .await;
+    assert_status(&own_visits, 200);
+    assert_eq!(own_visits.body["items"].as_array().unwrap().len(), 2);
+    assert_status(
+        &call(
+            &grace_token,
+            Method::POST,
+            "/api/v1/visits",
+            Some(json!({"member_id": grace, "host_club": "club-alpha"})),
+        )
+        .await,
+        403,
+    );
+
     // Erasure: the personal data goes; the anchor lapses; the visits' history still verifies.
     let erased = call(
         &beta_admin,

@@ -377,10 +377,12 @@ impl Members for MembersApi {
         let caller = Caller::of(&request)?;
         let id = request.into_inner().id;
         validate::member_id("id", &id)?;
-        if !matches!(
+        // Staff resolve visitors of any club; a member resolves only themselves (to list their visits).
+        let staff = matches!(
             caller.role,
             Role::NetworkAdmin | Role::ClubAdmin | Role::FrontDesk
-        ) {
+        );
+        if !staff && caller.member.as_deref() != Some(id.as_str()) {
             return Err(Status::permission_denied(format!(
                 "resolving a visitor needs the role front_desk, club_admin or network_admin; you are {}",
                 caller.role

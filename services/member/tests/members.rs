@@ -613,13 +613,22 @@ async fn verification_counts_visits_and_erasure_lapses_the_member() {
         .into_inner();
     assert_eq!(resolved.member_ref, created.member_ref);
     assert_eq!(resolved.home_club, ALPHA);
-    let by_member = client
+    // A member resolves only themselves (to list their own visits).
+    let herself = client
         .resolve_member(member(&created.id, ALPHA).request(GetMemberRequest {
             id: created.id.clone(),
         }))
         .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(herself.member_ref, created.member_ref);
+    let by_other_member = client
+        .resolve_member(member("someone-else", ALPHA).request(GetMemberRequest {
+            id: created.id.clone(),
+        }))
+        .await
         .unwrap_err();
-    assert_eq!(by_member.code(), Code::PermissionDenied);
+    assert_eq!(by_other_member.code(), Code::PermissionDenied);
 
     // Erasure: another club cannot; the home club empties the personal data and lapses the anchor.
     let foreign = client
