@@ -34,8 +34,8 @@ const DEV_TOKEN_SECONDS: u64 = 12 * 3600;
 pub struct Claims {
     /// The user id.
     pub sub: String,
-    /// Audiences.
-    pub aud: Vec<String>,
+    /// Audiences (one, or several).
+    pub aud: Audience,
     /// Expiry (Unix seconds).
     pub exp: u64,
     /// Issued at (Unix seconds).
@@ -44,6 +44,16 @@ pub struct Claims {
     /// The session.
     #[serde(default)]
     pub session_id: Option<String>,
+}
+
+/// A token's `aud`: a string or an array of strings, as JWTs allow both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// One audience.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
 }
 
 /// A platform user: what a subject may do.
@@ -132,7 +142,7 @@ impl DevIssuer {
         let now = unix_now();
         self.sign(&Claims {
             sub: subject.to_owned(),
-            aud: vec![audience.to_owned()],
+            aud: Audience::Many(vec![audience.to_owned()]),
             exp: now + DEV_TOKEN_SECONDS,
             iat: now,
             session_id: Some(platform::ledger::new_uuid()),

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use api_gateway::auth::{Authenticator, Claims, DevIssuer, unix_now};
+use api_gateway::auth::{Audience, Authenticator, Claims, DevIssuer, unix_now};
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::Value;
@@ -30,7 +30,7 @@ fn issuer(dir: &std::path::Path, name: &str) -> DevIssuer {
 fn claims(subject: &str, audience: &str, exp: u64) -> Claims {
     Claims {
         sub: subject.to_owned(),
-        aud: vec![audience.to_owned()],
+        aud: Audience::Many(vec![audience.to_owned()]),
         exp,
         iat: unix_now(),
         session_id: None,
@@ -65,6 +65,19 @@ async fn tokens_are_checked_against_the_jwks_and_mapped_to_users() {
     let user = auth.authenticate(&valid).await.unwrap();
     assert_eq!(user.role, "front_desk");
     assert_eq!(user.club.as_deref(), Some("club-alpha"));
+
+    // `aud` may also be a single string.
+    let single = Claims {
+        aud: Audience::One("localhost".to_owned()),
+        ..claims("u-1", "localhost", unix_now() + 600)
+    };
+    assert_eq!(
+        auth.authenticate(&first.sign(&single).unwrap())
+            .await
+            .unwrap()
+            .subject,
+        "u-1"
+    );
 
     // The provider rotates its key: a token with the new kid makes the gateway fetch the JWKS again.
     *served.lock().unwrap() = second.jwks().clone();
