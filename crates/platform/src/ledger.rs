@@ -148,36 +148,41 @@ impl Ledger {
                     // Stopped listening meanwhile: ask the blockchain service.
                 }
                 Ok(Err(_)) => {}
-                Err(_) => {
-                    return Err(Status::unavailable(format!(
-                        "the mirror has not reached block {min_block} within {} s (it holds blocks below {}); retry later",
-                        MIRROR_WAIT.as_secs(),
-                        height.borrow().unwrap_or_default()
-                    )));
-                }
+                // Not announced within the wait: the blockchain service says whether that is the
+                // mirror's fault or the block's.
+                Err(_) => return self.ask_for(min_block, 0).await,
             }
         }
+        self.ask_for(min_block, MIRROR_WAIT.as_millis() as u32)
+            .await
+    }
+
+    /// Asks the blockchain service to wait up to `timeout_ms` for the mirror to hold `min_block`.
+    async fn ask_for(&self, min_block: u64, timeout_ms: u32) -> Result<u64, Status> {
         let reply = self
             .blockchain
             .clone()
             .wait_for_mirror(WaitForMirrorRequest {
                 min_block,
-                timeout_ms: if min_block == 0 {
-                    0
-                } else {
-                    MIRROR_WAIT.as_millis() as u32
-                },
+                timeout_ms,
             })
             .await?
             .into_inner();
-        if !reply.reached {
-            return Err(Status::unavailable(format!(
-                "the mirror has not reached block {min_block} within {} s (it holds blocks below {}); retry later",
-                MIRROR_WAIT.as_secs(),
+        if reply.reached {
+            return Ok(reply.height);
+        }
+        if reply.following {
+            // The mirror keeps up with the peer, so the block is not on the ledger.
+            return Err(Status::invalid_argument(format!(
+                "min_block {min_block} is not on the ledger: the mirror follows the peer and holds blocks below {}; pass the block of a write",
                 reply.height
             )));
         }
-        Ok(reply.height)
+        Err(Status::unavailable(format!(
+            "the mirror has not reached block {min_block} within {} s (it holds blocks below {} and is reconnecting to the peer); retry later",
+            MIRROR_WAIT.as_secs(),
+            reply.height
+        )))
     }
 
     /// The mirror's height (the next block it needs), without waiting: as last announced, or read from

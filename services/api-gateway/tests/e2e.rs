@@ -665,6 +665,22 @@ async fn bad_input_on_every_route_answers_4xx_with_a_clear_message_and_changes_n
         assert!(reply.message().len() > 10, "{what}: {reply:?}");
     }
 
+    // A block the ledger does not have: after the bounded wait, the mirror (which follows the peer)
+    // says so as bad input, not as an outage.
+    let future = stack
+        .call(
+            Some(&admin),
+            Method::GET,
+            "/api/v1/clubs?min_block=99999999",
+            None,
+        )
+        .await;
+    assert_status(&future, 400);
+    assert!(
+        future.message().contains("is not on the ledger"),
+        "{future:?}"
+    );
+
     // Nothing was written: the ledger holds the one club and nothing else.
     let clubs = stack
         .call(

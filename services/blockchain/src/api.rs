@@ -1,6 +1,8 @@
 //! The gRPC API (`reciprocal.v1.Blockchain`): submit and evaluate contract functions as the caller's club
 //! and role, wait for the mirror, and the audit trail.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fabric_sdk::gateway::{GatewayError, RetryPolicy, TransactionOptions, code_name};
@@ -30,6 +32,7 @@ pub struct BlockchainApi {
     mirror: Mirror,
     audit: Audit,
     metrics: Metrics,
+    following: Option<Arc<AtomicBool>>,
 }
 
 impl BlockchainApi {
@@ -49,7 +52,14 @@ impl BlockchainApi {
             mirror,
             audit,
             metrics,
+            following: None,
         }
+    }
+
+    /// Tells `WaitForMirror`'s callers whether the block listener is connected, from `following`.
+    pub fn with_following(mut self, following: Arc<AtomicBool>) -> Self {
+        self.following = Some(following);
+        self
     }
 
     fn contract(
@@ -232,6 +242,10 @@ impl Blockchain for BlockchainApi {
         Ok(Response::new(WaitForMirrorResponse {
             height,
             reached: height > request.min_block,
+            following: self
+                .following
+                .as_ref()
+                .is_some_and(|following| following.load(Ordering::Relaxed)),
         }))
     }
 

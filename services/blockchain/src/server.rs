@@ -210,7 +210,8 @@ pub async fn run(args: Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
         mirror.clone(),
         audit.clone(),
         metrics.clone(),
-    );
+    )
+    .with_following(following.clone());
     let grpc_listener = tokio::net::TcpListener::bind(args.grpc_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.grpc_addr))?;
