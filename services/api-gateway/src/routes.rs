@@ -332,10 +332,14 @@ async fn link_user(
             "only the network admin, or a club admin for their own club's staff and members, links users",
         ));
     }
-    let saved: User = sqlx::query_as(
+    // A club admin changes only links of their own club: an account another club (or the network)
+    // has linked is not theirs to take over. The condition is part of the write, so a concurrent link
+    // cannot slip between a check and the update.
+    let saved: Option<User> = sqlx::query_as(
         "INSERT INTO users (subject, name, role, club, member_id) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (subject) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, \
            club = EXCLUDED.club, member_id = EXCLUDED.member_id, updated_at = now() \
+           WHERE $6 OR users.club = EXCLUDED.club \
          RETURNING subject, name, role, club, member_id",
     )
     .bind(&user.subject)
@@ -343,7 +347,8 @@ async fn link_user(
     .bind(role.as_str())
     .bind(&user.club)
     .bind(&user.member_id)
-    .fetch_one(state.auth.pool())
+    .bind(caller.is_network_admin())
+    .fetch_optional(state.auth.pool())
     .await
     .map_err(|error| match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::new(
@@ -352,6 +357,11 @@ async fn link_user(
             format!("the name {:?} is taken", user.name),
         ),
         _ => database_error(error),
+    })?;
+    let saved = saved.ok_or_else(|| {
+        ApiError::forbidden(
+            "this account is linked by another club or the network admin; only they can change it",
+        )
     })?;
     state.auth.forget(&saved.subject);
     Ok((StatusCode::CREATED, Json(saved)).into_response())

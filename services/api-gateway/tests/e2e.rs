@@ -317,6 +317,14 @@ async fn clubs_agree_members_visit_votes_admit_and_erasure_keeps_the_ledger_veri
         &call(&beta_admin, Method::POST, "/api/v1/users", Some(link)).await,
         201,
     );
+    // Alpha's admin cannot take over an account beta linked.
+    let takeover = json!({"subject": "hanko-user-grace", "name": "grace-at-alpha", "role": "club_admin", "club": "club-alpha"});
+    let taken = call(&alpha_admin, Method::POST, "/api/v1/users", Some(takeover)).await;
+    assert_status(&taken, 403);
+    assert!(
+        taken.message().contains("linked by another club"),
+        "{taken:?}"
+    );
     let grace_token = stack.token("grace").await;
     let me = call(&grace_token, Method::GET, "/api/v1/me", None).await;
     assert_eq!(me.body["role"], "member");
