@@ -332,6 +332,22 @@ async fn link_user(
             "only the network admin, or a club admin for their own club's staff and members, links users",
         ));
     }
+    // A member account must name a member of that club, as the member service knows them.
+    if let (Role::Member, Some(member_id), Some(club)) = (role, &user.member_id, &user.club) {
+        let member = state
+            .members()
+            .get_member(caller.request(api::GetMemberRequest {
+                id: member_id.clone(),
+            }))
+            .await?
+            .into_inner();
+        if &member.club != club {
+            return Err(ApiError::bad_request(format!(
+                "member {member_id} belongs to {}, not {club}",
+                member.club
+            )));
+        }
+    }
     // A club admin changes only links of their own club: an account another club (or the network)
     // has linked is not theirs to take over. The condition is part of the write, so a concurrent link
     // cannot slip between a check and the update.

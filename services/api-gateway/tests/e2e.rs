@@ -313,6 +313,24 @@ async fn clubs_agree_members_visit_votes_admit_and_erasure_keeps_the_ledger_veri
         .await,
         403,
     );
+    // A member account must name a member of its club.
+    let elsewhere = json!({"subject": "hanko-user-x", "name": "x", "role": "member", "club": "club-alpha", "member_id": grace});
+    assert_status(
+        &call(
+            &alpha_admin,
+            Method::POST,
+            "/api/v1/users",
+            Some(elsewhere.clone()),
+        )
+        .await,
+        403,
+    );
+    let mislinked = call(&admin, Method::POST, "/api/v1/users", Some(elsewhere)).await;
+    assert_status(&mislinked, 400);
+    assert!(
+        mislinked.message().contains("belongs to club-beta"),
+        "{mislinked:?}"
+    );
     assert_status(
         &call(&beta_admin, Method::POST, "/api/v1/users", Some(link)).await,
         201,

@@ -389,6 +389,10 @@ impl Members for MembersApi {
             )));
         }
         let row = self.member(&id).await?;
+        if !staff {
+            // Themselves, at their own club.
+            may_read(&caller, &row)?;
+        }
         if row.erased {
             return Err(erased(&row.id));
         }
