@@ -155,8 +155,10 @@ start_service reciprocal reciprocal-service 127.0.0.1:8083 127.0.0.1:9083 \
   MEMBER_GRPC_URL=http://127.0.0.1:9082
 start_service governance governance-service 127.0.0.1:8087 127.0.0.1:9087 \
   MIRROR_DATABASE_URL="$database_url" BLOCKCHAIN_GRPC_URL="$blockchain_url"
-start_service gateway api-gateway "$gateway_http" "" \
-  GATEWAY_HTTP_ADDR="$gateway_http" GATEWAY_DATABASE_URL="$postgres_server/reciprocal_gateway" \
+gateway_grpc=${GATEWAY_GRPC_ADDR:-127.0.0.1:9080}
+start_service gateway api-gateway "$gateway_http" "$gateway_grpc" \
+  GATEWAY_HTTP_ADDR="$gateway_http" GATEWAY_GRPC_ADDR="$gateway_grpc" \
+  GATEWAY_DATABASE_URL="$postgres_server/reciprocal_gateway" \
   MEMBER_GRPC_URL=http://127.0.0.1:9082 RECIPROCAL_GRPC_URL=http://127.0.0.1:9083 \
   GOVERNANCE_GRPC_URL=http://127.0.0.1:9087 BLOCKCHAIN_GRPC_URL="$blockchain_url" \
   DEV_AUTH=1 DEV_AUTH_KEY="$state/dev-auth-key.pem" DEV_CLUBS=club-alpha,club-beta,club-gamma

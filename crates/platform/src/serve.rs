@@ -22,7 +22,8 @@ pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 }
 
 /// Serves `routes` over gRPC on `grpc` and `http_router` on `http` until `shutdown` completes, then
-/// lets requests in flight finish (at most 30 s).
+/// lets requests in flight finish (at most 30 s). The gRPC server also answers the standard health
+/// protocol (`grpc.health.v1.Health`): SERVING until the shutdown begins.
 pub async fn serve(
     name: &str,
     grpc: TcpListener,
@@ -34,6 +35,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let routes = routes.add_service(health_service);
     let (stop_sender, stop) = watch::channel(false);
     let stopped = |mut stop: watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|stop| *stop).await;
@@ -57,6 +63,9 @@ pub async fn serve(
         result = &mut http_task => Some(format!("HTTP server stopped: {result:?}")),
     };
     tracing::info!("{name} shutting down");
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     let _ = stop_sender.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = grpc_task.await;

@@ -40,6 +40,9 @@ pub struct Config {
     /// HTTP address of the REST API, /healthz, /readyz and /metrics.
     #[arg(long, env = "GATEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// gRPC address: the standard health check (grpc.health.v1) only.
+    #[arg(long, env = "GATEWAY_GRPC_ADDR", default_value = "127.0.0.1:9080")]
+    pub grpc_addr: SocketAddr,
     /// Postgres database of the user mappings (created if missing).
     #[arg(
         long,
@@ -117,7 +120,7 @@ pub struct AppState {
     governance: GovernanceClient<Channel>,
     blockchain: BlockchainClient<Channel>,
     metrics: Metrics,
-    upstreams: Arc<Vec<(&'static str, String)>>,
+    upstreams: Arc<Vec<(&'static str, Channel)>>,
 }
 
 impl AppState {
@@ -167,15 +170,25 @@ fn readiness(state: AppState) -> platform::ops::ReadinessCheck {
                     .await
                     .is_ok(),
             )];
-            for (name, url) in state.upstreams.iter() {
-                let address = url.trim_start_matches("http://").trim_end_matches('/');
-                let reachable = tokio::time::timeout(
+            for (name, channel) in state.upstreams.iter() {
+                // The service's own answer to the standard gRPC health check.
+                let mut health =
+                    tonic_health::pb::health_client::HealthClient::new(channel.clone());
+                let serving = tokio::time::timeout(
                     Duration::from_secs(1),
-                    tokio::net::TcpStream::connect(address),
+                    health.check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    }),
                 )
                 .await
-                .is_ok_and(|connected| connected.is_ok());
-                checks.push((*name, reachable));
+                .is_ok_and(|answer| {
+                    answer.is_ok_and(|answer| {
+                        answer.into_inner().status
+                            == tonic_health::pb::health_check_response::ServingStatus::Serving
+                                as i32
+                    })
+                });
+                checks.push((*name, serving));
             }
             checks
         })
@@ -243,30 +256,60 @@ pub async fn run(
     };
     let auth = Authenticator::new(&config.jwks_url, dev, &config.audience, pool.clone())?;
     let channel = platform::ledger::channel;
+    let member = channel(&config.member_url)?;
+    let reciprocal = channel(&config.reciprocal_url)?;
+    let governance = channel(&config.governance_url)?;
+    let blockchain = channel(&config.blockchain_url)?;
     let state = AppState {
         auth,
         limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
-        members: MembersClient::new(channel(&config.member_url)?),
-        reciprocal: ReciprocalClient::new(channel(&config.reciprocal_url)?),
-        governance: GovernanceClient::new(channel(&config.governance_url)?),
-        blockchain: BlockchainClient::new(channel(&config.blockchain_url)?),
+        members: MembersClient::new(member.clone()),
+        reciprocal: ReciprocalClient::new(reciprocal.clone()),
+        governance: GovernanceClient::new(governance.clone()),
+        blockchain: BlockchainClient::new(blockchain.clone()),
         metrics: Metrics::new("api_gateway"),
         upstreams: Arc::new(vec![
-            ("member", config.member_url.clone()),
-            ("reciprocal", config.reciprocal_url.clone()),
-            ("governance", config.governance_url.clone()),
-            ("blockchain", config.blockchain_url.clone()),
+            ("member", member),
+            ("reciprocal", reciprocal),
+            ("governance", governance),
+            ("blockchain", blockchain),
         ]),
     };
     let listener = platform::serve::bind(config.http_addr, "HTTP").await?;
-    tracing::info!(http = %config.http_addr, dev_auth = config.dev_auth, "API gateway started");
-    axum::serve(
+    let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;
+    tracing::info!(http = %config.http_addr, grpc = %config.grpc_addr, dev_auth = config.dev_auth, "API gateway started");
+
+    // gRPC on its own port answers the standard health check only: the API is REST.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    let grpc_task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(health_service)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc),
+                stopped(stop.clone()),
+            ),
+    );
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        let _ = stop_sender.send(true);
+    })
     .await
-    .context("serving HTTP")?;
+    .context("serving HTTP");
+    let _ = tokio::time::timeout(Duration::from_secs(30), grpc_task).await;
     pool.close().await;
-    Ok(())
+    served
 }

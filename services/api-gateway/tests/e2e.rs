@@ -61,6 +61,35 @@ async fn clubs_agree_members_visit_votes_admit_and_erasure_keeps_the_ledger_veri
     assert_eq!(anonymous.body["error"]["request_id"], "trace-42");
     assert_eq!(anonymous.body["error"]["code"], "unauthenticated");
 
+    // Ready: the gateway's database answers and every service behind it reports SERVING on the gRPC
+    // health check, as the gateway itself does on its gRPC port.
+    let ready = stack
+        .send(stack.client.get(format!("{}/readyz", stack.base)))
+        .await;
+    assert_status(&ready, 200);
+    for dependency in [
+        "database",
+        "member",
+        "reciprocal",
+        "governance",
+        "blockchain",
+    ] {
+        assert_eq!(ready.body[dependency], true, "{ready:?}");
+    }
+    let channel = platform::ledger::channel(&format!("http://{}", stack.grpc)).unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
     // Bootstrap: the network admin creates the clubs; a club admin may not.
     for (id, name) in [
         ("club-alpha", "Alpha"),

@@ -218,8 +218,14 @@ pub async fn run(args: Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
     let http_listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    // The standard gRPC health check answers SERVING until the shutdown begins.
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
     let mut grpc = tokio::spawn(
         tonic::transport::Server::builder()
+            .add_service(health_service)
             .add_service(BlockchainServer::new(api))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
@@ -246,6 +252,9 @@ pub async fn run(args: Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
         result = &mut http => Some(format!("HTTP server stopped: {result:?}")),
     };
     tracing::info!("Shutting down");
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     let _ = stop_sender.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = grpc.await;

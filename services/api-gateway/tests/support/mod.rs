@@ -35,6 +35,8 @@ impl Reply {
 pub struct Stack {
     pub ledger: testkit::Ledger,
     pub base: String,
+    /// The gateway's gRPC address (health only).
+    pub grpc: std::net::SocketAddr,
     pub client: reqwest::Client,
     dir: PathBuf,
     gateway_db: String,
@@ -109,6 +111,7 @@ impl Stack {
         }));
         let gateway = api_gateway::Config {
             http_addr: testkit::free_addr(),
+            grpc_addr: testkit::free_addr(),
             database_url: gateway_url,
             member_url: format!("http://{member_grpc}"),
             reciprocal_url: format!("http://{reciprocal_grpc}"),
@@ -124,6 +127,7 @@ impl Stack {
             log_format: "text".to_owned(),
         };
         let http = gateway.http_addr;
+        let grpc = gateway.grpc_addr;
         tasks.push(spawn(&mut stops, |stopped| {
             api_gateway::run(gateway, until(stopped))
         }));
@@ -133,6 +137,7 @@ impl Stack {
         Self {
             ledger,
             base: format!("http://{http}"),
+            grpc,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
