@@ -174,6 +174,19 @@ impl Caller {
         }))
     }
 
+    /// Refuses unless the caller has one of `roles` (for whichever club).
+    pub fn require_role(&self, roles: &[Role], action: &str) -> Result<(), Status> {
+        if roles.contains(&self.role) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+        Err(Status::permission_denied(format!(
+            "{action} needs the role {}; you are {}",
+            allowed.join(" or "),
+            self.role
+        )))
+    }
+
     /// Refuses unless the caller is the network admin or acts for `club` in one of `roles`.
     pub fn require_admin_or(&self, club: &str, roles: &[Role], action: &str) -> Result<(), Status> {
         if self.is_network_admin() {

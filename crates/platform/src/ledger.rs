@@ -31,6 +31,46 @@ pub fn channel(url: &str) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
+/// Where a domain service finds the ledger: the blockchain service, and the mirror's database it keeps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LedgerConfig {
+    /// Postgres database of the ledger's mirror, which the blockchain service keeps (read only).
+    #[arg(
+        long,
+        env = "MIRROR_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/reciprocal"
+    )]
+    pub mirror_database_url: String,
+    /// Connections to the mirror's database at most.
+    #[arg(long, env = "MIRROR_CONNECTIONS", default_value_t = 8)]
+    pub mirror_connections: u32,
+    /// gRPC URL of the blockchain service, which writes to the ledger.
+    #[arg(
+        long,
+        env = "BLOCKCHAIN_GRPC_URL",
+        default_value = "http://127.0.0.1:9084"
+    )]
+    pub blockchain_grpc_url: String,
+}
+
+impl LedgerConfig {
+    /// The ledger, connected lazily: the mirror belongs to the blockchain service and may come up later,
+    /// so a service starts without it and its `/readyz` says whether it answers.
+    pub fn connect(&self) -> anyhow::Result<Ledger> {
+        let mirror = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(self.mirror_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(&self.mirror_database_url)
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "invalid mirror database URL {:?}: {error}",
+                    self.mirror_database_url
+                )
+            })?;
+        Ok(Ledger::new(channel(&self.blockchain_grpc_url)?, mirror))
+    }
+}
+
 /// The Postgres channel on which the mirror announces its height (migration 0005 of the blockchain
 /// service): payload `<channel> <next block>`.
 pub const HEIGHT_NOTIFICATIONS: &str = "mirror_height";

@@ -5,6 +5,7 @@
 
 pub mod caller;
 pub mod db;
+pub mod input;
 pub mod ledger;
 pub mod ops;
 pub mod serve;

@@ -142,6 +142,15 @@ impl Metrics {
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Vec<(&'static str, bool)>> + Send>> + Send + Sync>;
 
+/// A readiness check from an async function.
+pub fn readiness<F, Fut>(check: F) -> ReadinessCheck
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<(&'static str, bool)>> + Send + 'static,
+{
+    Arc::new(move || Box::pin(check()))
+}
+
 #[derive(Clone)]
 struct OpsState {
     metrics: Metrics,

@@ -54,7 +54,12 @@ pub async fn serve(
             ),
     );
     let mut http_task = tokio::spawn(std::future::IntoFuture::into_future(
-        axum::serve(http, http_router).with_graceful_shutdown(stopped(stop.clone())),
+        // The client's address is there for handlers that want it (rate limits of anonymous clients).
+        axum::serve(
+            http,
+            http_router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop.clone())),
     ));
     tracing::info!(http = %http_addr, grpc = %grpc_addr, "{name} started");
     let failure = tokio::select! {

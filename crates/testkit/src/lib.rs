@@ -166,6 +166,15 @@ impl Ledger {
         })
     }
 
+    /// Where a domain service finds this ledger.
+    pub fn config(&self) -> platform::ledger::LedgerConfig {
+        platform::ledger::LedgerConfig {
+            mirror_database_url: self.mirror_url.clone(),
+            mirror_connections: 8,
+            blockchain_grpc_url: self.blockchain_url.clone(),
+        }
+    }
+
     /// A fresh database for this test, named after it and `purpose`; dropped by [`Ledger::stop`].
     pub async fn database(&mut self, purpose: &str) -> Result<String, Failure> {
         let name = format!("{}_{purpose}", self.prefix);

@@ -275,41 +275,23 @@ pub async fn run(
             ("blockchain", blockchain),
         ]),
     };
-    let listener = platform::serve::bind(config.http_addr, "HTTP").await?;
+    let http = platform::serve::bind(config.http_addr, "HTTP").await?;
     let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;
-    tracing::info!(http = %config.http_addr, grpc = %config.grpc_addr, dev_auth = config.dev_auth, "API gateway started");
-
-    // gRPC on its own port answers the standard health check only: the API is REST.
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
-    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stop.wait_for(|stop| *stop).await;
-    };
-    let grpc_task = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(health_service)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(grpc),
-                stopped(stop.clone()),
-            ),
+    tracing::info!(
+        dev_auth = config.dev_auth,
+        "API gateway: REST on HTTP, the gRPC port answers health checks only"
     );
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    let metrics = state.metrics.clone();
+    let served = platform::serve::serve(
+        "API gateway",
+        grpc,
+        tonic::service::Routes::default(),
+        http,
+        app(state),
+        metrics,
+        shutdown,
     )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        health
-            .set_service_status("", tonic_health::ServingStatus::NotServing)
-            .await;
-        let _ = stop_sender.send(true);
-    })
-    .await
-    .context("serving HTTP");
-    let _ = tokio::time::timeout(Duration::from_secs(30), grpc_task).await;
+    .await;
     pool.close().await;
     served
 }

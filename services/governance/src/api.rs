@@ -4,6 +4,7 @@
 //! the mirror to reach the block the caller names and answers from its views.
 
 use platform::caller::{Caller, Role};
+use platform::input::{json_object, required, status_filter};
 use platform::ledger::{Ledger, new_uuid, page_size};
 use reciprocal_api::v1::governance_server::Governance;
 use reciprocal_api::v1::{
@@ -12,7 +13,7 @@ use reciprocal_api::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::mirror;
+use crate::mirror::{self, View};
 
 /// Club statuses.
 pub const CLUB_STATUSES: [&str; 4] = ["pending", "active", "suspended", "expelled"];
@@ -34,57 +35,6 @@ pub const CHOICES: [&str; 3] = ["yes", "no", "abstain"];
 #[derive(Debug, Clone)]
 pub struct GovernanceApi {
     ledger: Ledger,
-}
-
-/// `value` trimmed, which must not be empty.
-fn required<'a>(name: &str, value: &'a str) -> Result<&'a str, Status> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Status::invalid_argument(format!("{name} is required")));
-    }
-    Ok(value)
-}
-
-/// `text` parsed as a JSON object.
-fn json_object(
-    name: &str,
-    text: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, Status> {
-    match serde_json::from_str(required(name, text)?) {
-        Ok(serde_json::Value::Object(object)) => Ok(object),
-        Ok(_) => Err(Status::invalid_argument(format!(
-            "{name} must be a JSON object"
-        ))),
-        Err(error) => Err(Status::invalid_argument(format!(
-            "{name} is not valid JSON: {error}"
-        ))),
-    }
-}
-
-/// `status`, which must be empty or one of `allowed`.
-fn status_filter<'a>(status: &'a str, allowed: &[&str]) -> Result<&'a str, Status> {
-    let status = status.trim();
-    if status.is_empty() || allowed.contains(&status) {
-        Ok(status)
-    } else {
-        Err(Status::invalid_argument(format!(
-            "status must be one of {}, got {status:?}",
-            allowed.join(", ")
-        )))
-    }
-}
-
-/// Refuses unless the caller has one of `roles`.
-fn require_role(caller: &Caller, roles: &[Role], action: &str) -> Result<(), Status> {
-    if roles.contains(&caller.role) {
-        return Ok(());
-    }
-    let allowed: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-    Err(Status::permission_denied(format!(
-        "{action} needs the role {}; you are {}",
-        allowed.join(" or "),
-        caller.role
-    )))
 }
 
 impl GovernanceApi {
@@ -125,7 +75,7 @@ impl Governance for GovernanceApi {
         let request = request.into_inner();
         let id = required("id", &request.id)?;
         self.ledger.wait_for(request.min_block).await?;
-        let row = mirror::club(self.ledger.mirror(), id)
+        let row = mirror::one(self.ledger.mirror(), View::Clubs, id)
             .await?
             .ok_or_else(|| Status::not_found(format!("club {id} does not exist")))?;
         Ok(Response::new(mirror::into_record(row)))
@@ -140,7 +90,14 @@ impl Governance for GovernanceApi {
         let limit = page_size(request.limit)?;
         let status = status_filter(&request.status, &CLUB_STATUSES)?;
         let height = self.ledger.wait_for(request.min_block).await?;
-        let rows = mirror::clubs(self.ledger.mirror(), status, request.after.trim(), limit).await?;
+        let rows = mirror::list(
+            self.ledger.mirror(),
+            View::Clubs,
+            status,
+            request.after.trim(),
+            limit,
+        )
+        .await?;
         Ok(Response::new(mirror::page(rows, limit, height)))
     }
 
@@ -150,7 +107,7 @@ impl Governance for GovernanceApi {
     ) -> Result<Response<WriteResult>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        require_role(&caller, &[Role::ClubAdmin], "proposing a vote")?;
+        caller.require_role(&[Role::ClubAdmin], "proposing a vote")?;
         let mut proposal = json_object("proposal_json", &request.proposal_json)?;
         match proposal.get("kind").and_then(|kind| kind.as_str()) {
             Some(kind) if PROPOSAL_KINDS.contains(&kind) => {}
@@ -193,7 +150,7 @@ impl Governance for GovernanceApi {
         let request = request.into_inner();
         let id = required("id", &request.id)?;
         self.ledger.wait_for(request.min_block).await?;
-        let proposal = mirror::proposal(self.ledger.mirror(), id)
+        let proposal = mirror::one(self.ledger.mirror(), View::Proposals, id)
             .await?
             .ok_or_else(|| Status::not_found(format!("proposal {id} does not exist")))?;
         let votes = mirror::votes(self.ledger.mirror(), id).await?;
@@ -212,8 +169,14 @@ impl Governance for GovernanceApi {
         let limit = page_size(request.limit)?;
         let status = status_filter(&request.status, &PROPOSAL_STATUSES)?;
         let height = self.ledger.wait_for(request.min_block).await?;
-        let rows =
-            mirror::proposals(self.ledger.mirror(), status, request.after.trim(), limit).await?;
+        let rows = mirror::list(
+            self.ledger.mirror(),
+            View::Proposals,
+            status,
+            request.after.trim(),
+            limit,
+        )
+        .await?;
         Ok(Response::new(mirror::page(rows, limit, height)))
     }
 
@@ -223,7 +186,7 @@ impl Governance for GovernanceApi {
     ) -> Result<Response<WriteResult>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        require_role(&caller, &[Role::ClubAdmin], "voting")?;
+        caller.require_role(&[Role::ClubAdmin], "voting")?;
         let id = required("proposal_id", &request.proposal_id)?;
         let choice = request.choice.trim();
         if !CHOICES.contains(&choice) {
@@ -244,8 +207,7 @@ impl Governance for GovernanceApi {
     ) -> Result<Response<WriteResult>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        require_role(
-            &caller,
+        caller.require_role(
             &[Role::NetworkAdmin, Role::ClubAdmin, Role::FrontDesk],
             "closing a proposal",
         )?;
@@ -263,11 +225,13 @@ impl Governance for GovernanceApi {
     ) -> Result<Response<WriteResult>, Status> {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
-        require_role(&caller, &[Role::ClubAdmin], "cancelling a proposal")?;
+        caller.require_role(&[Role::ClubAdmin], "cancelling a proposal")?;
         let id = required("id", &request.id)?;
         // The proposer never changes, so even a mirror behind the ledger tells who may cancel. A
         // proposal the mirror does not hold yet is left to the contract, which applies the same rule.
-        if let Some((_, proposal, ..)) = mirror::proposal(self.ledger.mirror(), id).await? {
+        if let Some((_, proposal, ..)) =
+            mirror::one(self.ledger.mirror(), View::Proposals, id).await?
+        {
             let proposal: serde_json::Value = serde_json::from_str(&proposal).map_err(|error| {
                 Status::internal(format!("proposal {id} in the mirror is not JSON: {error}"))
             })?;

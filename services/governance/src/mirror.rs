@@ -7,68 +7,69 @@ use tonic::Status;
 
 pub use platform::ledger::{Row, into_record, page};
 
-/// The club `id`.
-pub async fn club(pool: &PgPool, id: &str) -> Result<Option<Row>, Status> {
-    sqlx::query_as(
-        "SELECT id, value::text, block_number, tx_id FROM clubs WHERE channel = $1 AND id = $2",
-    )
-    .bind(CHANNEL)
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-    .map_err(database_error)
+/// A view of the mirror whose records are keyed by `id` and carry a `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `clubs`.
+    Clubs,
+    /// `proposals`.
+    Proposals,
 }
 
-/// Clubs with `status` (any when empty), ids after `after`, at most `limit + 1`.
-pub async fn clubs(
+macro_rules! by_id {
+    ($view:literal) => {
+        concat!(
+            "SELECT id, value::text, block_number, tx_id FROM ",
+            $view,
+            " WHERE channel = $1 AND id = $2"
+        )
+    };
+}
+
+macro_rules! listed {
+    ($view:literal) => {
+        concat!(
+            "SELECT id, value::text, block_number, tx_id FROM ",
+            $view,
+            " WHERE channel = $1 AND ($2 = '' OR status = $2) AND id > $3 ORDER BY id LIMIT $4"
+        )
+    };
+}
+
+/// The record `id` of `view`.
+pub async fn one(pool: &PgPool, view: View, id: &str) -> Result<Option<Row>, Status> {
+    let sql = match view {
+        View::Clubs => by_id!("clubs"),
+        View::Proposals => by_id!("proposals"),
+    };
+    sqlx::query_as(sql)
+        .bind(CHANNEL)
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(database_error)
+}
+
+/// Records of `view` with `status` (any when empty), ids after `after`, at most `limit + 1`.
+pub async fn list(
     pool: &PgPool,
+    view: View,
     status: &str,
     after: &str,
     limit: i64,
 ) -> Result<Vec<Row>, Status> {
-    sqlx::query_as(
-        "SELECT id, value::text, block_number, tx_id FROM clubs \
-         WHERE channel = $1 AND ($2 = '' OR status = $2) AND id > $3 ORDER BY id LIMIT $4",
-    )
-    .bind(CHANNEL)
-    .bind(status)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await
-    .map_err(database_error)
-}
-
-/// The proposal `id`.
-pub async fn proposal(pool: &PgPool, id: &str) -> Result<Option<Row>, Status> {
-    sqlx::query_as(
-        "SELECT id, value::text, block_number, tx_id FROM proposals WHERE channel = $1 AND id = $2",
-    )
-    .bind(CHANNEL)
-    .bind(id)
-    .fetch_optional(pool)
-    .await
-    .map_err(database_error)
-}
-
-/// Proposals with `status` (any when empty), ids after `after`, at most `limit + 1`.
-pub async fn proposals(
-    pool: &PgPool,
-    status: &str,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<Row>, Status> {
-    sqlx::query_as(
-        "SELECT id, value::text, block_number, tx_id FROM proposals \
-         WHERE channel = $1 AND ($2 = '' OR status = $2) AND id > $3 ORDER BY id LIMIT $4",
-    )
-    .bind(CHANNEL)
-    .bind(status)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await
-    .map_err(database_error)
+    let sql = match view {
+        View::Clubs => listed!("clubs"),
+        View::Proposals => listed!("proposals"),
+    };
+    sqlx::query_as(sql)
+        .bind(CHANNEL)
+        .bind(status)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(database_error)
 }
 
 /// The votes cast on proposal `id`, by club.

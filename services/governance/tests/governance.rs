@@ -65,9 +65,7 @@ async fn clubs_proposals_and_votes_through_the_service() {
         Config {
             http_addr: http,
             grpc_addr: grpc,
-            mirror_database_url: ledger.mirror_url.clone(),
-            mirror_connections: 4,
-            blockchain_grpc_url: ledger.blockchain_url.clone(),
+            ledger: ledger.config(),
             log_format: "text".to_owned(),
         },
         async move {

@@ -12,15 +12,11 @@ pub mod verify;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use platform::ledger::Ledger;
-use platform::ops::{Metrics, ReadinessCheck};
+use platform::ops::Metrics;
 use reciprocal_api::v1::members_server::MembersServer;
-use sqlx::postgres::PgPoolOptions;
 
 use crate::api::MembersApi;
 use crate::store::Store;
@@ -46,20 +42,9 @@ pub struct Config {
         default_value = "postgres://postgres@127.0.0.1:5432/reciprocal_members"
     )]
     pub database_url: String,
-    /// Postgres database of the ledger's mirror, which the blockchain service keeps (read only).
-    #[arg(
-        long,
-        env = "MIRROR_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/reciprocal"
-    )]
-    pub mirror_database_url: String,
-    /// gRPC URL of the blockchain service, through which anchors are written.
-    #[arg(
-        long,
-        env = "BLOCKCHAIN_GRPC_URL",
-        default_value = "http://127.0.0.1:9084"
-    )]
-    pub blockchain_grpc_url: String,
+    /// The ledger: the blockchain service and the mirror's database.
+    #[command(flatten)]
+    pub ledger: platform::ledger::LedgerConfig,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,
@@ -73,32 +58,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         .run(&pool)
         .await
         .context("migrating the member database")?;
-    // The mirror belongs to the blockchain service and may come up later: connect on first use, and let
-    // /readyz tell whether it answers.
-    let mirror = PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy(&config.mirror_database_url)
-        .with_context(|| format!("mirror database URL {:?}", config.mirror_database_url))?;
-    let ledger = Ledger::new(
-        platform::ledger::channel(&config.blockchain_grpc_url)?,
-        mirror,
-    );
+    let ledger = config.ledger.connect()?;
     let store = Store::new(pool.clone());
     let api = MembersApi::new(store, ledger.clone());
 
     let metrics = Metrics::new("member");
-    let ready: ReadinessCheck = {
+    let ready = {
         let pool = pool.clone();
-        Arc::new(move || {
+        platform::ops::readiness(move || {
             let pool = pool.clone();
             let ledger = ledger.clone();
-            Box::pin(async move {
+            async move {
                 let members = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
                 let mut checks = vec![("database", members)];
                 checks.extend(ledger.ready().await);
                 checks
-            })
+            }
         })
     };
     let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;

@@ -61,8 +61,7 @@ impl Harness {
             http_addr: http,
             grpc_addr: grpc,
             database_url: database_url.clone(),
-            mirror_database_url: ledger.mirror_url.clone(),
-            blockchain_grpc_url: ledger.blockchain_url.clone(),
+            ledger: ledger.config(),
             log_format: "text".to_owned(),
         };
         let (stop, stopped) = oneshot::channel::<()>();

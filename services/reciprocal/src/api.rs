@@ -15,11 +15,9 @@ use serde_json::json;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
-use crate::input::{
-    AGREEMENT_STATUSES, Side, VISIT_STATUSES, agreement_call, is_date, is_month, is_uuid,
-    json_object, required, visit_call,
-};
+use crate::input::{AGREEMENT_STATUSES, Side, VISIT_STATUSES, agreement_call, visit_call};
 use crate::mirror::{self, AgreementFilter, VisitFilter};
+use platform::input::{given, is_date, is_month, is_uuid, json_object, required};
 
 /// A club's staff: who receives visitors.
 const STAFF: &[Role] = &[Role::FrontDesk, Role::ClubAdmin];
@@ -31,30 +29,11 @@ pub struct ReciprocalApi {
     members: MembersClient<Channel>,
 }
 
-/// `value` trimmed, or none when empty.
-fn given(value: &str) -> Option<String> {
-    let value = value.trim();
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
 /// The club a request names, or the caller's own when it names none.
 fn club_or_own(caller: &Caller, club: &str, name: &str) -> Result<String, Status> {
     given(club)
         .or_else(|| caller.club.clone())
         .ok_or_else(|| Status::invalid_argument(format!("{name} is required")))
-}
-
-/// Refuses unless the caller has one of `roles` (in whichever club).
-fn require_role(caller: &Caller, roles: &[Role], action: &str) -> Result<(), Status> {
-    if roles.contains(&caller.role) {
-        return Ok(());
-    }
-    let allowed: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-    Err(Status::permission_denied(format!(
-        "{action} needs the role {}; you are {}",
-        allowed.join(" or "),
-        caller.role
-    )))
 }
 
 /// A field of a visit record.
@@ -154,7 +133,7 @@ impl Reciprocal for ReciprocalApi {
                 "counterparty must be another club than the proposer",
             ));
         }
-        let terms = json_object("terms_json", required("terms_json", &request.terms_json)?)?;
+        let terms = json_object("terms_json", &request.terms_json)?;
         let agreement_id = given(&request.agreement_id).unwrap_or_else(new_uuid);
         let input = json!({
             "agreement_id": agreement_id,
@@ -176,11 +155,7 @@ impl Reciprocal for ReciprocalApi {
         let request = request.into_inner();
         let call = agreement_call(&request)?;
         let action = request.action.trim();
-        require_role(
-            &caller,
-            &[Role::ClubAdmin],
-            &format!("{action} on an agreement"),
-        )?;
+        caller.require_role(&[Role::ClubAdmin], &format!("{action} on an agreement"))?;
         let id = request.agreement_id.trim();
         // The parties never change, so even a mirror behind the ledger tells who may act. An agreement
         // the mirror does not hold yet is left to the contract.
@@ -309,7 +284,7 @@ impl Reciprocal for ReciprocalApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let (call, rule) = visit_call(&request)?;
-        require_role(&caller, rule.roles, rule.what)?;
+        caller.require_role(rule.roles, rule.what)?;
         let id = request.visit_id.trim();
         // A visit the mirror does not hold yet is left to the contract, which applies the same rule.
         if let Some((_, visit, ..)) = mirror::visit(self.ledger.mirror(), id).await? {

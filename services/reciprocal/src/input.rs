@@ -2,6 +2,7 @@
 //! before anything is written; the contract checks again with the ledger's state.
 
 use platform::caller::Role;
+use platform::input::{json_object, required};
 use reciprocal_api::v1::{AgreementActionRequest, VisitActionRequest};
 use tonic::Status;
 
@@ -50,70 +51,6 @@ pub const AGREEMENT_STATUSES: [&str; 7] = [
     "terminated",
 ];
 
-/// `value`, which must not be empty.
-pub fn required<'a>(name: &str, value: &'a str) -> Result<&'a str, Status> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(Status::invalid_argument(format!("{name} is required")));
-    }
-    Ok(value)
-}
-
-/// `text` parsed as a JSON object.
-pub fn json_object(name: &str, text: &str) -> Result<serde_json::Value, Status> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|error| Status::invalid_argument(format!("{name} is not valid JSON: {error}")))?;
-    if !value.is_object() {
-        return Err(Status::invalid_argument(format!(
-            "{name} must be a JSON object"
-        )));
-    }
-    Ok(value)
-}
-
-fn digits(text: &str) -> Option<u32> {
-    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-/// Whether `text` is a month `YYYY-MM`.
-pub fn is_month(text: &str) -> bool {
-    match text.split_once('-') {
-        Some((year, month)) => {
-            year.len() == 4
-                && month.len() == 2
-                && digits(year).is_some()
-                && digits(month).is_some_and(|month| (1..=12).contains(&month))
-        }
-        None => false,
-    }
-}
-
-/// Whether `text` is a date `YYYY-MM-DD` (the contract checks the day against the month).
-pub fn is_date(text: &str) -> bool {
-    match text.rsplit_once('-') {
-        Some((month, day)) => {
-            is_month(month)
-                && day.len() == 2
-                && digits(day).is_some_and(|day| (1..=31).contains(&day))
-        }
-        None => false,
-    }
-}
-
-/// Whether `text` is a UUID in canonical lowercase form, as the contract takes visit ids.
-pub fn is_uuid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|group| {
-            group
-                .bytes()
-                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
-        })
-}
-
 /// Refuses a field the action does not use, so a caller is not misled into thinking it took effect.
 fn unused(name: &str, value: &str, action: &str) -> Result<(), Status> {
     if value.is_empty() {
@@ -152,10 +89,10 @@ pub fn agreement_call(request: &AgreementActionRequest) -> Result<ContractCall, 
         "withdraw" => bare("WithdrawAgreement"),
         "amend" => {
             unused("reason", &request.reason, action)?;
-            let terms = json_object("terms_json", required("terms_json", &request.terms_json)?)?;
+            let terms = json_object("terms_json", &request.terms_json)?;
             Ok(ContractCall {
                 function: "ProposeAmendment",
-                args: vec![id, terms.to_string()],
+                args: vec![id, serde_json::Value::Object(terms).to_string()],
             })
         }
         "accept_amendment" => bare("AcceptAmendment"),
@@ -268,20 +205,6 @@ pub fn visit_call(request: &VisitActionRequest) -> Result<(ContractCall, VisitRu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn months_dates_and_uuids_are_checked() {
-        assert!(is_month("2026-12"));
-        assert!(!is_month("2026-13"));
-        assert!(!is_month("2026-1"));
-        assert!(!is_month("26-12"));
-        assert!(is_date("2026-02-28"));
-        assert!(!is_date("2026-02-32"));
-        assert!(!is_date("2026-02"));
-        assert!(is_uuid("0f8e6a4c-1d2b-4c3a-9e8f-7a6b5c4d3e2f"));
-        assert!(!is_uuid("0F8E6A4C-1D2B-4C3A-9E8F-7A6B5C4D3E2F"));
-        assert!(!is_uuid("visit-1"));
-    }
 
     fn agreement(action: &str, reason: &str, terms: &str) -> Result<ContractCall, Status> {
         agreement_call(&AgreementActionRequest {

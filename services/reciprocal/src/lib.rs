@@ -10,15 +10,10 @@ pub mod mirror;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Parser;
-use platform::ledger::Ledger;
 use reciprocal_api::v1::members_client::MembersClient;
 use reciprocal_api::v1::reciprocal_server::ReciprocalServer;
-use sqlx::postgres::PgPoolOptions;
 
 use crate::api::ReciprocalApi;
 
@@ -35,23 +30,9 @@ pub struct Config {
     /// gRPC address of the reciprocal.v1.Reciprocal API.
     #[arg(long, env = "RECIPROCAL_GRPC_ADDR", default_value = "127.0.0.1:9083")]
     pub grpc_addr: SocketAddr,
-    /// Postgres database of the ledger's mirror (the blockchain service's), read only.
-    #[arg(
-        long,
-        env = "MIRROR_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/reciprocal"
-    )]
-    pub mirror_database_url: String,
-    /// Connections to the mirror's database at most.
-    #[arg(long, env = "RECIPROCAL_MIRROR_CONNECTIONS", default_value = "8")]
-    pub mirror_connections: u32,
-    /// gRPC URL of the blockchain service, which writes to the ledger.
-    #[arg(
-        long,
-        env = "BLOCKCHAIN_GRPC_URL",
-        default_value = "http://127.0.0.1:9084"
-    )]
-    pub blockchain_grpc_url: String,
+    /// The ledger: the blockchain service and the mirror's database.
+    #[command(flatten)]
+    pub ledger: platform::ledger::LedgerConfig,
     /// gRPC URL of the member service, which resolves members to their ledger references.
     #[arg(long, env = "MEMBER_GRPC_URL", default_value = "http://127.0.0.1:9082")]
     pub member_grpc_url: String,
@@ -63,23 +44,16 @@ pub struct Config {
 /// Runs the service until `shutdown` completes. Install the signal handlers that make `shutdown` before
 /// calling, so that a stop requested while the service starts is a graceful one.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    // Connected lazily: the service starts while the mirror is still down, and /readyz says so.
-    let mirror = PgPoolOptions::new()
-        .max_connections(config.mirror_connections.max(1))
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy(&config.mirror_database_url)
-        .with_context(|| format!("invalid mirror URL {:?}", config.mirror_database_url))?;
-    let blockchain = platform::ledger::channel(&config.blockchain_grpc_url)?;
+    let ledger = config.ledger.connect()?;
     let members = MembersClient::new(platform::ledger::channel(&config.member_grpc_url)?);
-    let ledger = Ledger::new(blockchain, mirror.clone());
-    let api = ReciprocalApi::new(ledger, members);
+    let api = ReciprocalApi::new(ledger.clone(), members);
 
     let metrics = platform::ops::Metrics::new("reciprocal");
-    let ready: platform::ops::ReadinessCheck = {
+    let ready = {
         let api = api.clone();
-        Arc::new(move || {
+        platform::ops::readiness(move || {
             let api = api.clone();
-            Box::pin(async move { api.ready().await })
+            async move { api.ready().await }
         })
     };
     let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;
@@ -94,6 +68,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         shutdown,
     )
     .await;
-    mirror.close().await;
+    ledger.mirror().close().await;
     result
 }

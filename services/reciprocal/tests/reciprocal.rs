@@ -182,9 +182,7 @@ async fn agreements_and_visits_through_the_service() {
         Config {
             http_addr: http,
             grpc_addr: grpc,
-            mirror_database_url: ledger.mirror_url.clone(),
-            mirror_connections: 4,
-            blockchain_grpc_url: ledger.blockchain_url.clone(),
+            ledger: ledger.config(),
             member_grpc_url: format!("http://{members}"),
             log_format: "text".to_owned(),
         },

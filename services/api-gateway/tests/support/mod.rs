@@ -76,8 +76,7 @@ impl Stack {
             http_addr: testkit::free_addr(),
             grpc_addr: testkit::free_addr(),
             database_url: members_db,
-            mirror_database_url: ledger.mirror_url.clone(),
-            blockchain_grpc_url: ledger.blockchain_url.clone(),
+            ledger: ledger.config(),
             log_format: "text".to_owned(),
         };
         let member_grpc = member.grpc_addr;
@@ -87,9 +86,7 @@ impl Stack {
         let reciprocal = reciprocal_service::Config {
             http_addr: testkit::free_addr(),
             grpc_addr: testkit::free_addr(),
-            mirror_database_url: ledger.mirror_url.clone(),
-            mirror_connections: 8,
-            blockchain_grpc_url: ledger.blockchain_url.clone(),
+            ledger: ledger.config(),
             member_grpc_url: format!("http://{member_grpc}"),
             log_format: "text".to_owned(),
         };
@@ -100,9 +97,7 @@ impl Stack {
         let governance = governance_service::Config {
             http_addr: testkit::free_addr(),
             grpc_addr: testkit::free_addr(),
-            mirror_database_url: ledger.mirror_url.clone(),
-            mirror_connections: 4,
-            blockchain_grpc_url: ledger.blockchain_url.clone(),
+            ledger: ledger.config(),
             log_format: "text".to_owned(),
         };
         let governance_grpc = governance.grpc_addr;
