@@ -98,7 +98,7 @@ async fn mirror_pool(database: &MirrorDatabase) -> anyhow::Result<PgPool> {
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -85,7 +85,7 @@ fn inspect(files: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
         );
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&decoded)?);
+        out!("{}", serde_json::to_string_pretty(&decoded)?);
     } else {
         for block in &decoded {
             print_block(block);
@@ -115,10 +115,10 @@ fn shown(text: &str) -> Cow<'_, str> {
 }
 
 fn print_block(block: &DecodedBlock) {
-    println!("block {}", block.number);
-    println!("  header hash   {}", block.header_hash);
-    println!("  previous hash {}", block.previous_hash);
-    println!(
+    out!("block {}", block.number);
+    out!("  header hash   {}", block.header_hash);
+    out!("  previous hash {}", block.previous_hash);
+    out!(
         "  data hash     {}{}",
         block.data_hash,
         if block.data_hash_valid {
@@ -128,12 +128,12 @@ fn print_block(block: &DecodedBlock) {
         }
     );
     if let Some(last_config) = block.last_config {
-        println!("  last config   {last_config}");
+        out!("  last config   {last_config}");
     }
     for signer in &block.signers {
         match signer.consenter_id {
-            Some(id) => println!("  signed by     BFT consenter {id}"),
-            None => println!(
+            Some(id) => out!("  signed by     BFT consenter {id}"),
+            None => out!(
                 "  signed by     {} {}",
                 shown(&signer.msp_id),
                 shown(signer.subject.as_deref().unwrap_or_default())
@@ -146,8 +146,8 @@ fn print_block(block: &DecodedBlock) {
 }
 
 fn print_transaction(tx: &DecodedTransaction) {
-    println!("  tx {} {}", tx.index, shown(&tx.tx_id));
-    println!(
+    out!("  tx {} {}", tx.index, shown(&tx.tx_id));
+    out!(
         "    type {}  channel {}  time {}  validation {}",
         tx.header_type,
         shown(&tx.channel_id),
@@ -155,7 +155,7 @@ fn print_transaction(tx: &DecodedTransaction) {
         tx.validation
     );
     if !tx.creator_msp_id.is_empty() {
-        println!(
+        out!(
             "    creator {} {}",
             shown(&tx.creator_msp_id),
             shown(tx.creator_subject.as_deref().unwrap_or_default())
@@ -163,7 +163,7 @@ fn print_transaction(tx: &DecodedTransaction) {
     }
     for call in tx.chaincode.iter().chain(&tx.extra_actions) {
         let args: Vec<String> = call.args.iter().map(ToString::to_string).collect();
-        println!(
+        out!(
             "    chaincode {} {}  function {}  args [{}]",
             shown(&call.name),
             shown(&call.version),
@@ -179,14 +179,14 @@ fn print_transaction(tx: &DecodedTransaction) {
         } else {
             format!(" {}", shown(&call.response_message))
         };
-        println!(
+        out!(
             "    response {}{message}  endorsed by {}",
             call.response_status,
             endorsers.join(", ")
         );
         for namespace in &call.namespaces {
             for write in &namespace.writes {
-                println!(
+                out!(
                     "    write {}/{}  {}",
                     shown(&namespace.namespace),
                     shown(&write.key),
@@ -199,7 +199,7 @@ fn print_transaction(tx: &DecodedTransaction) {
             }
         }
         if let Some(event) = &call.event {
-            println!(
+            out!(
                 "    event {} ({} bytes)",
                 shown(&event.name),
                 event.payload_size
@@ -217,7 +217,7 @@ fn print_config(config: &ConfigSummary) {
         .iter()
         .map(|consenter| format!("{}:{}", shown(&consenter.host), consenter.port))
         .collect();
-    println!(
+    out!(
         "    config sequence {}  consensus {}  consenters {}",
         config.sequence,
         shown(config.consensus_type.as_deref().unwrap_or("-")),
@@ -228,7 +228,7 @@ fn print_config(config: &ConfigSummary) {
         .iter()
         .map(|(level, names)| format!("{level} {}", shown(&names.join(" "))))
         .collect();
-    println!("    capabilities {}", capabilities.join("; "));
+    out!("    capabilities {}", capabilities.join("; "));
     for org in &config.organizations {
         let addresses = if org.group == "Orderer" {
             &org.endpoints
@@ -236,7 +236,7 @@ fn print_config(config: &ConfigSummary) {
             &org.anchor_peers
         };
         let addresses: Vec<Cow<'_, str>> = addresses.iter().map(|a| shown(a)).collect();
-        println!(
+        out!(
             "    org {} {}  CA certificates {}  TLS CA certificates {}  {} {}",
             org.group,
             shown(&org.msp_id),
@@ -271,7 +271,7 @@ fn verify(files: &[PathBuf], orderer_signatures: bool) -> anyhow::Result<ExitCod
         if broken_at == Some(header.number) {
             break;
         }
-        println!(
+        out!(
             "block {:>6}  {}  {}",
             header.number,
             hex::encode(block_header_hash(&header)),
@@ -291,14 +291,14 @@ fn verify(files: &[PathBuf], orderer_signatures: bool) -> anyhow::Result<ExitCod
     };
     if orderer_signatures {
         match verify_signatures(&paths, &chain)? {
-            Ok(count) => println!("orderer signatures verified on {count} blocks"),
+            Ok(count) => out!("orderer signatures verified on {count} blocks"),
             Err(failure) => {
                 eprintln!("FAILED: {failure}");
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    println!(
+    out!(
         "OK: {} blocks, tip {} {}",
         report.blocks,
         report.tip,

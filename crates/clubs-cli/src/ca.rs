@@ -268,12 +268,12 @@ fn rfc3339(seconds: i64) -> String {
 }
 
 fn describe(certificate: &CertificateInfo) {
-    println!("subject     {}", certificate.subject);
-    println!("issuer      {}", certificate.issuer);
-    println!("serial      {}", certificate.serial_hex);
-    println!("not after   {}", rfc3339(certificate.not_after));
+    out!("subject     {}", certificate.subject);
+    out!("issuer      {}", certificate.issuer);
+    out!("serial      {}", certificate.serial_hex);
+    out!("not after   {}", rfc3339(certificate.not_after));
     for (name, value) in &certificate.attributes {
-        println!("attribute   {name}={value}");
+        out!("attribute   {name}={value}");
     }
 }
 
@@ -283,7 +283,7 @@ fn written(enrollment: &Enrollment, dir: &Path) -> anyhow::Result<()> {
     let mut list = vec![shown(&files.cert), shown(&files.key)];
     list.extend(files.ca_certs.as_deref().map(shown));
     list.extend(files.intermediate_certs.as_deref().map(shown));
-    println!("msp         {} ({})", dir.display(), list.join(", "));
+    out!("msp         {} ({})", dir.display(), list.join(", "));
     Ok(())
 }
 
@@ -317,17 +317,17 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                         })).collect::<Vec<_>>(),
                         "idemix_issuer_public_key": !info.issuer_public_key.is_empty(),
                     });
-                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    out!("{}", serde_json::to_string_pretty(&value)?);
                 } else {
                     let name = if info.ca_name.is_empty() {
                         "(the server's default CA, unnamed)"
                     } else {
                         &info.ca_name
                     };
-                    println!("CA name     {name}");
-                    println!("version     {}", info.version);
+                    out!("CA name     {name}");
+                    out!("version     {}", info.version);
                     for certificate in &chain {
-                        println!(
+                        out!(
                             "chain       {} (until {})",
                             certificate.subject,
                             rfc3339(certificate.not_after)
@@ -350,7 +350,7 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                 let ca = client(&connection)?;
                 let request = enroll_request(&csr)?;
                 let enrollment = ca.enroll(&id, &secret, &request).await?;
-                println!("enrolled    {id} at {}", ca.url());
+                out!("enrolled    {id} at {}", ca.url());
                 describe(&enrollment.certificate()?);
                 written(&enrollment, &out)?;
                 Ok(ExitCode::SUCCESS)
@@ -365,7 +365,7 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                 let (folder, current) = caller(&who)?;
                 let request = enroll_request(&csr)?;
                 let enrollment = ca.reenroll(&current, &request).await?;
-                println!("reenrolled  {} at {}", enrollment.enrollment_id, ca.url());
+                out!("reenrolled  {} at {}", enrollment.enrollment_id, ca.url());
                 describe(&enrollment.certificate()?);
                 let same_folder = out.is_none();
                 let out = out.unwrap_or_else(|| who.msp_dir.clone());
@@ -409,7 +409,7 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                 };
                 let secret = ca.register(&registrar, &request).await?;
                 eprintln!("registered {id}; its enrollment secret:");
-                println!("{secret}");
+                out!("{secret}");
                 Ok(ExitCode::SUCCESS)
             }
             CaCommand::Revoke {
@@ -432,17 +432,17 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                 };
                 let result = ca.revoke(&revoker, &request).await?;
                 if result.revoked.is_empty() {
-                    println!("no certificate was revoked (none was valid)");
+                    out!("no certificate was revoked (none was valid)");
                 }
                 for revoked in &result.revoked {
-                    println!("revoked     serial {} aki {}", revoked.serial, revoked.aki);
+                    out!("revoked     serial {} aki {}", revoked.serial, revoked.aki);
                 }
                 if let Some(path) = crl_out {
                     match &result.crl_pem {
                         Some(crl) => {
                             std::fs::write(&path, crl)
                                 .with_context(|| format!("{}", path.display()))?;
-                            println!("crl         {}", path.display());
+                            out!("crl         {}", path.display());
                         }
                         None => eprintln!("clubs: the CA returned no CRL (nothing was revoked)"),
                     }
@@ -462,7 +462,7 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                     None => ca.identities(&identity).await?,
                 };
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&identities)?);
+                    out!("{}", serde_json::to_string_pretty(&identities)?);
                     return Ok(ExitCode::SUCCESS);
                 }
                 for identity in &identities {
@@ -475,9 +475,12 @@ pub fn run(command: CaCommand) -> anyhow::Result<ExitCode> {
                         })
                         .collect::<Vec<_>>()
                         .join(" ");
-                    println!(
+                    out!(
                         "{}  type={} affiliation={} max_enrollments={}  {attributes}",
-                        identity.id, identity.kind, identity.affiliation, identity.max_enrollments
+                        identity.id,
+                        identity.kind,
+                        identity.affiliation,
+                        identity.max_enrollments
                     );
                 }
                 Ok(ExitCode::SUCCESS)

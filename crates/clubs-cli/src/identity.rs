@@ -93,31 +93,31 @@ fn show(dir: &Path, msp_id: Option<String>, json: bool) -> anyhow::Result<ExitCo
             "validation_error": validation.as_ref().err().map(ToString::to_string),
             "key_file": key_file,
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        out!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("MSP id      {msp_id}");
-        println!("subject     {}", certificate.subject);
-        println!("issuer      {}", certificate.issuer);
-        println!("serial      {}", certificate.serial_hex);
-        println!(
+        out!("MSP id      {msp_id}");
+        out!("subject     {}", certificate.subject);
+        out!("issuer      {}", certificate.issuer);
+        out!("serial      {}", certificate.serial_hex);
+        out!(
             "OUs         {}",
             certificate.organizational_units.join(", ")
         );
-        println!("roles       {}", roles.join(", "));
+        out!("roles       {}", roles.join(", "));
         if certificate.attributes.is_empty() {
-            println!("attributes  (none)");
+            out!("attributes  (none)");
         } else {
             for (name, value) in &certificate.attributes {
-                println!("attribute   {name}={value}");
+                out!("attribute   {name}={value}");
             }
         }
-        println!("not after   {not_after}");
-        println!("expired     {}", if expired { "yes" } else { "no" });
+        out!("not after   {not_after}");
+        out!("expired     {}", if expired { "yes" } else { "no" });
         match &validation {
-            Ok(_) => println!("valid       yes (issued by a CA of this MSP)"),
-            Err(error) => println!("valid       NO: {error}"),
+            Ok(_) => out!("valid       yes (issued by a CA of this MSP)"),
+            Err(error) => out!("valid       NO: {error}"),
         }
-        println!("key         {key_file}");
+        out!("key         {key_file}");
     }
     Ok(ExitCode::SUCCESS)
 }

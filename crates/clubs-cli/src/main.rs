@@ -1,8 +1,17 @@
 //! `clubs`: the operator and audit tool of the Reciprocal Clubs platform.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// Prints a line on standard output like `println!`, but a reader that has gone away (`clubs … | head`)
+/// ends the program quietly, as it would any Unix tool, instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_line(format_args!($($arg)*))
+    };
+}
 
 mod audit;
 mod block;
@@ -35,6 +44,18 @@ enum Command {
     /// Submit or evaluate contract functions through a peer's Gateway.
     #[command(subcommand)]
     Tx(tx::TxCommand),
+}
+
+/// Writes one line of output; see [`out!`].
+fn write_line(line: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("clubs: cannot write the output: {error}");
+        std::process::exit(1);
+    }
 }
 
 fn main() -> ExitCode {

@@ -86,11 +86,11 @@ pub async fn gateway(connection: &Connection) -> anyhow::Result<Gateway> {
 
 fn print_result(result: &[u8]) {
     match serde_json::from_slice::<serde_json::Value>(result) {
-        Ok(json) => println!(
+        Ok(json) => out!(
             "{}",
             serde_json::to_string_pretty(&json).unwrap_or_default()
         ),
-        Err(_) => println!("{}", String::from_utf8_lossy(result)),
+        Err(_) => out!("{}", String::from_utf8_lossy(result)),
     }
 }
 

@@ -101,3 +101,23 @@ fn identity_show_fails_clearly_on_a_folder_it_cannot_use() {
     assert_ne!(code, 0);
     assert!(stderr.contains("no-such-folder: missing"), "{stderr}");
 }
+
+#[test]
+fn a_reader_that_went_away_ends_the_output_quietly() {
+    let Some(dir) = fixtures() else { return };
+    let folder = dir
+        .join("msp/clubadmin-alpha@org1-ca")
+        .display()
+        .to_string();
+    // `clubs identity show … | head -0`: the reading end is closed before the first line is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_clubs"))
+        .args(["identity", "show", &folder])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
