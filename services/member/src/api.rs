@@ -322,15 +322,23 @@ impl Members for MembersApi {
         }
         let mirror = self.ledger.mirror();
         let host = input.host_club.as_str();
-        let anchor = verify::anchor(mirror, &row.member_ref).await?;
-        let agreement = verify::agreement(mirror, &row.club, host, &date).await?;
-        let counts = verify::counts(mirror, &row.member_ref, host, &date).await?;
+        let (anchor, home, host_row, agreement, settled, counts) = tokio::try_join!(
+            verify::anchor(mirror, &row.member_ref),
+            verify::club(mirror, &row.club),
+            verify::club(mirror, host),
+            verify::agreement(mirror, &row.club, host),
+            verify::settled(mirror, host, &row.club, &date),
+            verify::counts(mirror, &row.member_ref, host, &date),
+        )?;
         let reason = verify::refusal(&Facts {
             home_club: &row.club,
             host_club: host,
+            home: home.as_ref(),
+            host: host_row.as_ref(),
             date: &date,
             anchor: anchor.as_ref(),
             agreement: agreement.as_ref(),
+            settled: settled.as_deref(),
             counts,
         });
         let (remaining_this_month, remaining_this_year) = agreement

@@ -1,6 +1,7 @@
-//! What a host club's front desk needs to admit a visitor: the member's anchor, the agreement between
-//! the two clubs and the visits that count towards its quotas, all read from the ledger's mirror, judged
-//! by the rules a check-in applies.
+//! What a host club's front desk needs to admit a visitor: the member's anchor, the two clubs, the
+//! agreement between them, whether the month is settled and the visits that count towards the quotas,
+//! all read from the ledger's mirror and judged by the rules a check-in applies, so that a visitor the
+//! desk is told is admissible is not then refused by the chaincode.
 
 use platform::ledger::{CHANNEL, database_error};
 use serde::Deserialize;
@@ -14,6 +15,17 @@ pub struct Anchor {
     pub status: String,
     /// Last valid day.
     pub valid_until: String,
+    /// Coarse residency zone, if the home club recorded one.
+    pub residency_zone: Option<String>,
+}
+
+/// A club as the mirror holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Club {
+    /// `pending`, `active`, `suspended` or `expelled`.
+    pub status: String,
+    /// Coarse residency zone of the club, if any.
+    pub residency_zone: Option<String>,
 }
 
 /// An inclusive range of days.
@@ -39,6 +51,12 @@ pub struct Terms {
     pub valid_from: String,
     /// Last day of validity.
     pub valid_until: String,
+    /// Refuse members whose residency zone is the host's.
+    #[serde(default)]
+    pub residency_exclusion: bool,
+    /// `bill_home_club` or another settlement mode.
+    #[serde(default)]
+    pub settlement: String,
 }
 
 impl Terms {
@@ -50,7 +68,7 @@ impl Terms {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 struct Termination {
     effective_on: String,
 }
@@ -58,18 +76,33 @@ struct Termination {
 #[derive(Debug, Clone, Deserialize)]
 struct AgreementValue {
     id: String,
+    status: String,
     terms: Terms,
     #[serde(default)]
     termination: Option<Termination>,
 }
 
-/// An active agreement that covers a date.
+/// The agreement a check-in between two clubs is judged under: their latest one that was not rejected
+/// or withdrawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agreement {
     /// Its id.
     pub id: String,
+    /// `proposed`, `active`, `suspended`, `terminated`…
+    pub status: String,
     /// Its current terms.
     pub terms: Terms,
+    /// The day a notice of termination takes effect, if one was given.
+    pub ends_on: Option<String>,
+}
+
+impl Agreement {
+    /// Whether its terms, and any notice of termination, leave `date` covered.
+    pub fn covers(&self, date: &str) -> bool {
+        self.terms.valid_from.as_str() <= date
+            && date <= self.terms.valid_until.as_str()
+            && self.ends_on.as_deref().is_none_or(|ends| date < ends)
+    }
 }
 
 /// Visits of one member to one host that count towards the quotas.
@@ -83,30 +116,44 @@ pub struct Counts {
 
 /// The anchor of `member_ref` on the mirror, if it has one.
 pub async fn anchor(mirror: &PgPool, member_ref: &str) -> Result<Option<Anchor>, Status> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT status, valid_until FROM member_anchors WHERE channel = $1 AND member_ref = $2",
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT status, valid_until, value->>'residency_zone' FROM member_anchors \
+         WHERE channel = $1 AND member_ref = $2",
     )
     .bind(CHANNEL)
     .bind(member_ref)
     .fetch_optional(mirror)
     .await
     .map_err(database_error)?;
-    Ok(row.map(|(status, valid_until)| Anchor {
+    Ok(row.map(|(status, valid_until, residency_zone)| Anchor {
         status,
         valid_until,
+        residency_zone,
     }))
 }
 
-/// The active agreement between clubs `a` and `b` (either way round) whose terms cover `date` and whose
-/// notice of termination, if any, has not taken effect by then.
-pub async fn agreement(
-    mirror: &PgPool,
-    a: &str,
-    b: &str,
-    date: &str,
-) -> Result<Option<Agreement>, Status> {
+/// The club `id` on the mirror, if it is there.
+pub async fn club(mirror: &PgPool, id: &str) -> Result<Option<Club>, Status> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT status, value->>'residency_zone' FROM clubs WHERE channel = $1 AND id = $2",
+    )
+    .bind(CHANNEL)
+    .bind(id)
+    .fetch_optional(mirror)
+    .await
+    .map_err(database_error)?;
+    Ok(row.map(|(status, residency_zone)| Club {
+        status,
+        residency_zone,
+    }))
+}
+
+/// The latest agreement between clubs `a` and `b` (either way round) that was not rejected or
+/// withdrawn: the one the chaincode's pair index points to.
+pub async fn agreement(mirror: &PgPool, a: &str, b: &str) -> Result<Option<Agreement>, Status> {
     let values: Vec<serde_json::Value> = sqlx::query_scalar(
-        "SELECT value FROM agreements WHERE channel = $1 AND status = 'active' \
+        "SELECT value FROM agreements WHERE channel = $1 \
+         AND status NOT IN ('rejected', 'withdrawn') \
          AND ((club_a = $2 AND club_b = $3) OR (club_a = $3 AND club_b = $2)) \
          ORDER BY block_number DESC, id",
     )
@@ -117,28 +164,42 @@ pub async fn agreement(
     .await
     .map_err(database_error)?;
     for value in values {
-        let agreement: AgreementValue = match serde_json::from_value(value) {
-            Ok(agreement) => agreement,
+        match serde_json::from_value::<AgreementValue>(value) {
+            Ok(agreement) => {
+                return Ok(Some(Agreement {
+                    id: agreement.id,
+                    status: agreement.status,
+                    terms: agreement.terms,
+                    ends_on: agreement.termination.map(|t| t.effective_on),
+                }));
+            }
             Err(error) => {
                 tracing::warn!(%error, "an agreement on the mirror does not have the expected shape");
-                continue;
             }
-        };
-        let terms = &agreement.terms;
-        let covered = terms.valid_from.as_str() <= date
-            && date <= terms.valid_until.as_str()
-            && agreement
-                .termination
-                .as_ref()
-                .is_none_or(|termination| date < termination.effective_on.as_str());
-        if covered {
-            return Ok(Some(Agreement {
-                id: agreement.id,
-                terms: agreement.terms,
-            }));
         }
     }
     Ok(None)
+}
+
+/// The reference of the settlement the host recorded for the month of `date` with the home club, if
+/// the month is settled.
+pub async fn settled(
+    mirror: &PgPool,
+    host: &str,
+    home: &str,
+    date: &str,
+) -> Result<Option<String>, Status> {
+    sqlx::query_scalar(
+        "SELECT coalesce(value->>'reference', '') FROM settlements \
+         WHERE channel = $1 AND host_club = $2 AND home_club = $3 AND month = $4",
+    )
+    .bind(CHANNEL)
+    .bind(host)
+    .bind(home)
+    .bind(date.get(..7).unwrap_or_default())
+    .fetch_optional(mirror)
+    .await
+    .map_err(database_error)
 }
 
 /// Visits of `member_ref` to `host` in the month and the year of `date` that count (neither cancelled
@@ -178,25 +239,35 @@ pub struct Facts<'a> {
     pub home_club: &'a str,
     /// The host club.
     pub host_club: &'a str,
+    /// The home club on the mirror.
+    pub home: Option<&'a Club>,
+    /// The host club on the mirror.
+    pub host: Option<&'a Club>,
     /// The day of the visit.
     pub date: &'a str,
     /// The anchor on the mirror.
     pub anchor: Option<&'a Anchor>,
-    /// The agreement covering the date.
+    /// The agreement between the clubs.
     pub agreement: Option<&'a Agreement>,
+    /// The reference of the host's settlement with the home club for the month, if settled.
+    pub settled: Option<&'a str>,
     /// Visits that count.
     pub counts: Counts,
 }
 
-/// Why a check-in on the date would be refused, judged in the order a front desk would explain it;
-/// none when it would pass.
+/// Why a check-in on the date would be refused, judged by the rules and in the order the chaincode's
+/// check-in applies them; none when it would pass. (The stay, guests and facilities are judged at
+/// check-in, where the desk gives them.)
 pub fn refusal(facts: &Facts<'_>) -> Option<String> {
     let Facts {
         home_club,
         host_club,
+        home,
+        host,
         date,
         anchor,
         agreement,
+        settled,
         counts,
     } = facts;
     if home_club == host_club {
@@ -207,6 +278,36 @@ pub fn refusal(facts: &Facts<'_>) -> Option<String> {
     let Some(anchor) = anchor else {
         return Some("the member has no anchor on the ledger".to_owned());
     };
+    for (role, id, club) in [("host", host_club, host), ("home", home_club, home)] {
+        match club {
+            None => return Some(format!("{role} club {id} is not on the ledger")),
+            Some(club) if club.status != "active" => {
+                return Some(format!("{role} club {id} is {}", club.status));
+            }
+            Some(_) => {}
+        }
+    }
+    let Some(agreement) = agreement else {
+        return Some(format!(
+            "there is no active agreement between {home_club} and {host_club} on {date}"
+        ));
+    };
+    if agreement.status != "active" {
+        return Some(format!(
+            "agreement {} is {}",
+            agreement.id, agreement.status
+        ));
+    }
+    if !agreement.covers(date) {
+        return Some(format!("agreement {} does not cover {date}", agreement.id));
+    }
+    let terms = &agreement.terms;
+    if terms.in_blackout(date) {
+        return Some(format!(
+            "{date} is in a blackout period of agreement {}",
+            agreement.id
+        ));
+    }
     if anchor.status != "active" {
         return Some(format!("the member is {} at {home_club}", anchor.status));
     }
@@ -216,16 +317,23 @@ pub fn refusal(facts: &Facts<'_>) -> Option<String> {
             anchor.valid_until
         ));
     }
-    let Some(agreement) = agreement else {
+    if terms.residency_exclusion
+        && let (Some(member_zone), Some(host_zone)) = (
+            &anchor.residency_zone,
+            host.and_then(|host| host.residency_zone.as_ref()),
+        )
+        && member_zone == host_zone
+    {
         return Some(format!(
-            "there is no active agreement between {home_club} and {host_club} on {date}"
+            "members residing in {host_zone} cannot visit {host_club} under the residency exclusion"
         ));
-    };
-    let terms = &agreement.terms;
-    if terms.in_blackout(date) {
+    }
+    if terms.settlement == "bill_home_club"
+        && let Some(reference) = settled
+    {
         return Some(format!(
-            "{date} is in a blackout period of agreement {}",
-            agreement.id
+            "{} is already settled between {host_club} and {home_club} (reference {reference})",
+            date.get(..7).unwrap_or(date)
         ));
     }
     if counts.month >= terms.max_visits_per_month {
@@ -261,6 +369,15 @@ mod tests {
             }],
             valid_from: "2026-01-01".into(),
             valid_until: "2026-12-31".into(),
+            residency_exclusion: false,
+            settlement: "bill_home_club".into(),
+        }
+    }
+
+    fn active_club(zone: Option<&str>) -> Club {
+        Club {
+            status: "active".into(),
+            residency_zone: zone.map(str::to_owned),
         }
     }
 
@@ -269,17 +386,24 @@ mod tests {
         let active = Anchor {
             status: "active".into(),
             valid_until: "2026-06-30".into(),
+            residency_zone: Some("GB-LND".into()),
         };
         let agreement = Agreement {
             id: "ag-1".into(),
+            status: "active".into(),
             terms: terms(),
+            ends_on: None,
         };
+        let club = active_club(Some("GB-LND"));
         let facts = |date, anchor, agreement, month, year| Facts {
             home_club: "club-alpha",
             host_club: "club-beta",
+            home: Some(&club),
+            host: Some(&club),
             date,
             anchor,
             agreement,
+            settled: None,
             counts: Counts { month, year },
         };
         let reason = |facts: Facts<'_>| refusal(&facts).unwrap_or_default();
@@ -292,16 +416,22 @@ mod tests {
             ..active.clone()
         };
         assert!(
-            reason(facts("2026-05-10", Some(&lapsed), None, 9, 9)).contains("is lapsed"),
-            "the anchor comes first"
+            reason(facts("2026-05-10", Some(&lapsed), Some(&agreement), 9, 9))
+                .contains("is lapsed"),
+            "the anchor comes before the quotas"
+        );
+        assert!(
+            reason(facts("2026-05-10", Some(&lapsed), None, 0, 0)).contains("no active agreement"),
+            "the agreement comes before the anchor's status, as in the chaincode"
         );
         assert!(reason(facts("2026-05-10", None, None, 0, 0)).contains("no anchor"));
         assert!(
-            reason(facts("2026-07-01", Some(&active), None, 0, 0))
-                .contains("valid only until 2026-06-30")
+            reason(facts("2026-06-30", Some(&active), Some(&agreement), 0, 0)).is_empty(),
+            "the last valid day is admissible"
         );
         assert!(
-            reason(facts("2026-05-10", Some(&active), None, 0, 0)).contains("no active agreement")
+            reason(facts("2026-07-01", Some(&active), Some(&agreement), 0, 0))
+                .contains("valid only until 2026-06-30")
         );
         let long = Anchor {
             valid_until: "2027-12-31".into(),
@@ -309,6 +439,10 @@ mod tests {
         };
         assert!(
             reason(facts("2026-12-25", Some(&long), Some(&agreement), 0, 0)).contains("blackout")
+        );
+        assert!(
+            reason(facts("2027-01-05", Some(&long), Some(&agreement), 0, 0))
+                .contains("ag-1 does not cover 2027-01-05")
         );
         assert!(
             reason(facts("2026-05-10", Some(&active), Some(&agreement), 2, 2))
@@ -323,5 +457,143 @@ mod tests {
             ..facts("2026-05-10", Some(&active), Some(&agreement), 0, 0)
         };
         assert!(reason(own).contains("own members"));
+    }
+
+    #[test]
+    fn clubs_agreement_status_residency_and_settlement_refuse_as_check_in_does() {
+        let anchor = Anchor {
+            status: "active".into(),
+            valid_until: "2099-12-31".into(),
+            residency_zone: Some("GB-LND".into()),
+        };
+        let agreement = Agreement {
+            id: "ag-1".into(),
+            status: "active".into(),
+            terms: terms(),
+            ends_on: None,
+        };
+        let london = active_club(Some("GB-LND"));
+        let paris = active_club(Some("FR-PAR"));
+        let suspended = Club {
+            status: "suspended".into(),
+            ..paris.clone()
+        };
+        let base = Facts {
+            home_club: "club-alpha",
+            host_club: "club-beta",
+            home: Some(&paris),
+            host: Some(&london),
+            date: "2026-05-10",
+            anchor: Some(&anchor),
+            agreement: Some(&agreement),
+            settled: None,
+            counts: Counts::default(),
+        };
+        let reason = |facts: Facts<'_>| refusal(&facts).unwrap_or_default();
+        assert_eq!(refusal(&base), None, "no exclusion in the terms");
+
+        let host_suspended = Facts {
+            host: Some(&suspended),
+            ..base.clone()
+        };
+        assert_eq!(reason(host_suspended), "host club club-beta is suspended");
+        let home_suspended = Facts {
+            home: Some(&suspended),
+            ..base.clone()
+        };
+        assert_eq!(reason(home_suspended), "home club club-alpha is suspended");
+        let home_missing = Facts {
+            home: None,
+            ..base.clone()
+        };
+        assert!(reason(home_missing).contains("not on the ledger"));
+
+        let paused = Agreement {
+            status: "suspended".into(),
+            ..agreement.clone()
+        };
+        assert_eq!(
+            reason(Facts {
+                agreement: Some(&paused),
+                ..base.clone()
+            }),
+            "agreement ag-1 is suspended"
+        );
+        let ending = Agreement {
+            ends_on: Some("2026-05-10".into()),
+            ..agreement.clone()
+        };
+        assert!(
+            reason(Facts {
+                agreement: Some(&ending),
+                ..base.clone()
+            })
+            .contains("does not cover 2026-05-10"),
+            "termination takes effect on its day"
+        );
+
+        let excluding = Agreement {
+            terms: Terms {
+                residency_exclusion: true,
+                ..terms()
+            },
+            ..agreement.clone()
+        };
+        assert_eq!(
+            reason(Facts {
+                agreement: Some(&excluding),
+                ..base.clone()
+            }),
+            "members residing in GB-LND cannot visit club-beta under the residency exclusion"
+        );
+        let elsewhere = Anchor {
+            residency_zone: Some("FR-PAR".into()),
+            ..anchor.clone()
+        };
+        assert_eq!(
+            refusal(&Facts {
+                agreement: Some(&excluding),
+                anchor: Some(&elsewhere),
+                ..base.clone()
+            }),
+            None
+        );
+        let unknown = Anchor {
+            residency_zone: None,
+            ..anchor.clone()
+        };
+        assert_eq!(
+            refusal(&Facts {
+                agreement: Some(&excluding),
+                anchor: Some(&unknown),
+                ..base.clone()
+            }),
+            None,
+            "no zone recorded, no exclusion"
+        );
+
+        assert_eq!(
+            reason(Facts {
+                settled: Some("INV-7"),
+                ..base.clone()
+            }),
+            "2026-05 is already settled between club-beta and club-alpha (reference INV-7)"
+        );
+        let paid_on_departure = Agreement {
+            terms: Terms {
+                settlement: "pay_on_departure".into(),
+                ..terms()
+            },
+            ..agreement.clone()
+        };
+        assert_eq!(
+            refusal(&Facts {
+                agreement: Some(&paid_on_departure),
+                settled: Some("INV-7"),
+                ..base.clone()
+            }),
+            None,
+            "a settlement closes the month only for visits billed to the home club"
+        );
     }
 }

@@ -48,7 +48,10 @@ impl Harness {
             mirror.clone(),
         );
         for club in [ALPHA, BETA] {
-            let club = json!({"id": club, "name": format!("The {club}"), "msp_id": "Org1MSP"});
+            let mut club = json!({"id": club, "name": format!("The {club}"), "msp_id": "Org1MSP"});
+            if club["id"] == BETA {
+                club["residency_zone"] = json!("GB-LND");
+            }
             chain
                 .submit(&network_admin(), "CreateClub", vec![club.to_string()])
                 .await
@@ -710,6 +713,176 @@ async fn verification_counts_visits_and_erasure_lapses_the_member() {
         .unwrap();
     assert_eq!(successor.membership_number, "A-1001");
     assert_ne!(successor.member_ref, created.member_ref);
+
+    harness.stop().await;
+}
+
+/// The reason a verification gives for `member` at BETA, and the chaincode's answer to checking them in
+/// there: both refuse, and for the same reason, or the verification admits and the check-in passes (and
+/// the visit is checked out again).
+async fn verify_then_check_in(harness: &Harness, member: &MemberWrite) -> (String, Option<String>) {
+    let record = member.member.as_ref().expect("member");
+    let desk = front_desk(BETA);
+    let verification = harness.verify(&desk, &record.id, BETA).await;
+    assert_eq!(verification.admissible, verification.reason.is_empty());
+    let visit_id = new_uuid();
+    let visit = json!({
+        "visit_id": visit_id,
+        "member_ref": record.member_ref,
+        "host_club": BETA,
+        "visit_date": today(),
+    });
+    let refused = match harness
+        .chain
+        .submit(&desk, "CheckIn", vec![visit.to_string()])
+        .await
+    {
+        Ok(_) => {
+            let out = harness
+                .chain
+                .submit(&desk, "CheckOut", vec![visit_id])
+                .await
+                .expect("CheckOut");
+            harness.chain.wait_for(out.block_number).await.unwrap();
+            None
+        }
+        Err(status) => {
+            assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+            Some(status.message().to_owned())
+        }
+    };
+    match &refused {
+        None => assert!(verification.admissible, "{verification:?}"),
+        Some(message) => assert!(
+            !verification.admissible && message.ends_with(&verification.reason),
+            "the chaincode said {message:?}, the verification {:?}",
+            verification.reason
+        ),
+    }
+    (verification.reason, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_refuses_what_check_in_refuses() {
+    let harness = Harness::start("member_verify_rules").await;
+    let chain = &harness.chain;
+    let submit = |caller: Caller, function: &'static str, args: Vec<String>| async move {
+        let written = chain
+            .submit(&caller, function, args)
+            .await
+            .unwrap_or_else(|status| panic!("{function}: {status:?}"));
+        chain.wait_for(written.block_number).await.unwrap();
+    };
+    // Ada lives where club-beta is (GB-LND); Bob does not.
+    let ada_write = harness.create(&club_admin(ALPHA), ada()).await;
+    let bob = harness
+        .create(
+            &club_admin(ALPHA),
+            CreateMemberRequest {
+                name: "Bob Tallow".into(),
+                email: "bob.tallow@example.org".into(),
+                membership_number: "A-1002".into(),
+                residency_zone: "FR-PAR".into(),
+                ..ada()
+            },
+        )
+        .await;
+    let terms = json!({
+        "max_visits_per_month": 5,
+        "max_visits_per_year": 20,
+        "max_stay_days": 3,
+        "max_guests_per_visit": 2,
+        "fee": {"per_visit_minor": 1500, "per_guest_minor": 500, "currency": "EUR"},
+        "settlement": "bill_home_club",
+        "residency_exclusion": true,
+        "valid_from": "2020-01-01",
+        "valid_until": "2099-12-31"
+    });
+    let proposal = json!({"agreement_id": "ag-rules", "counterparty_club": BETA, "terms": terms});
+    submit(
+        club_admin(ALPHA),
+        "ProposeAgreement",
+        vec![proposal.to_string()],
+    )
+    .await;
+    let (reason, _) = verify_then_check_in(&harness, &ada_write).await;
+    assert_eq!(
+        reason, "agreement ag-rules is proposed",
+        "a proposal is not an agreement yet"
+    );
+    submit(club_admin(BETA), "AcceptAgreement", vec!["ag-rules".into()]).await;
+
+    let (reason, refused) = verify_then_check_in(&harness, &ada_write).await;
+    assert_eq!(
+        reason,
+        "members residing in GB-LND cannot visit club-beta under the residency exclusion"
+    );
+    assert!(refused.is_some());
+    let (reason, refused) = verify_then_check_in(&harness, &bob).await;
+    assert!(reason.is_empty() && refused.is_none(), "{reason}");
+
+    // A suspended agreement admits nobody until the suspending party resumes it.
+    submit(
+        club_admin(BETA),
+        "SuspendAgreement",
+        vec!["ag-rules".into(), "renovation".into()],
+    )
+    .await;
+    let (reason, refused) = verify_then_check_in(&harness, &bob).await;
+    assert_eq!(reason, "agreement ag-rules is suspended");
+    assert!(refused.is_some());
+    submit(club_admin(BETA), "ResumeAgreement", vec!["ag-rules".into()]).await;
+
+    // Once the host has recorded the month as settled, visits billed to the home club wait for the next.
+    let settlement = json!({
+        "host_club": BETA,
+        "home_club": ALPHA,
+        "month": &today()[..7],
+        "reference": "INV-2026-7",
+    });
+    submit(
+        club_admin(BETA),
+        "RecordSettlement",
+        vec![settlement.to_string()],
+    )
+    .await;
+    let (reason, refused) = verify_then_check_in(&harness, &bob).await;
+    assert_eq!(
+        reason,
+        format!(
+            "{} is already settled between club-beta and club-alpha (reference INV-2026-7)",
+            &today()[..7]
+        )
+    );
+    assert!(refused.is_some());
+
+    // The network suspends the home club by a vote it takes no part in.
+    let suspend = json!({
+        "proposal_id": "suspend-alpha",
+        "kind": "suspend_club",
+        "payload": {"club_id": ALPHA, "reason": "unpaid dues"},
+    });
+    submit(
+        club_admin(BETA),
+        "CreateProposal",
+        vec![suspend.to_string()],
+    )
+    .await;
+    submit(
+        club_admin(BETA),
+        "CastVote",
+        vec!["suspend-alpha".into(), "yes".into()],
+    )
+    .await;
+    submit(
+        club_admin(BETA),
+        "CloseProposal",
+        vec!["suspend-alpha".into()],
+    )
+    .await;
+    let (reason, refused) = verify_then_check_in(&harness, &bob).await;
+    assert_eq!(reason, "home club club-alpha is suspended");
+    assert!(refused.is_some());
 
     harness.stop().await;
 }
