@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what scripts/up.sh started. Idempotent. `--purge` also deletes the dev network, its ledger, the
+# Stops what scripts/up.sh started (a Fabric network keeps running: scripts/network.sh down stops it).
+# Idempotent. `--purge` also deletes the dev network, its ledger, the
 # mirror's database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/reciprocal), which would no
 # longer match a new ledger, and the demo's member and gateway databases (reciprocal_members,
 # reciprocal_gateway on the same server).
@@ -24,7 +25,7 @@ stop() {
 case "${1:-}" in
   "" | --purge) ;;
   -h | --help)
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -38,6 +39,7 @@ stop devnet
 stop chaincode
 if [ "${1:-}" = "--purge" ]; then
   rm -rf "$state/devnet" "$state/logs"
+  rm -f "$state/ledger"
   echo "removed the dev network under $state"
   rm -f "$state/dev-auth-key.pem"
   database_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/reciprocal}

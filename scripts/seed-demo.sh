@@ -3,14 +3,15 @@
 # two accepted agreements and one proposed, two members per club, a few visits, and an open proposal to
 # admit a fourth club. Idempotent: does nothing when club-alpha exists.
 #
-# Environment: GATEWAY (default http://127.0.0.1:8080).
+# Environment: GATEWAY (default http://127.0.0.1:8080), DEMO_CLUB_MSPS (the clubs whose members' Fabric
+# organisation is not Org1MSP, as CLUB=MSPID,...; scripts/up.sh --fabric sets club-beta=Org2MSP).
 set -euo pipefail
 gateway=${GATEWAY:-http://127.0.0.1:8080}
 api="$gateway/api/v1"
 
 case "${1:-}" in
   "") ;;
-  -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "scripts/seed-demo.sh: takes no arguments" >&2; exit 2 ;;
 esac
 
@@ -46,10 +47,23 @@ if (call admin GET /clubs/club-alpha) >/dev/null 2>&1; then
   exit 0
 fi
 
+# msp CLUB: the MSP id of CLUB's Fabric organisation.
+msp() {
+  local entry
+  local clubs=${DEMO_CLUB_MSPS:-}
+  for entry in ${clubs//,/ }; do
+    if [ "${entry%%=*}" = "$1" ]; then
+      echo "${entry#*=}"
+      return
+    fi
+  done
+  echo Org1MSP
+}
+
 echo "Seeding the demo network..."
-call admin POST /clubs '{"id":"club-alpha","name":"Alpha Yacht Club","msp_id":"Org1MSP","residency_zone":"GB-LND"}' >/dev/null
-call admin POST /clubs '{"id":"club-beta","name":"Beta Golf Club","msp_id":"Org1MSP","residency_zone":"GB-EDH"}' >/dev/null
-call admin POST /clubs '{"id":"club-gamma","name":"Gamma Athletic Club","msp_id":"Org1MSP","residency_zone":"US-NY"}' >/dev/null
+call admin POST /clubs "{\"id\":\"club-alpha\",\"name\":\"Alpha Yacht Club\",\"msp_id\":\"$(msp club-alpha)\",\"residency_zone\":\"GB-LND\"}" >/dev/null
+call admin POST /clubs "{\"id\":\"club-beta\",\"name\":\"Beta Golf Club\",\"msp_id\":\"$(msp club-beta)\",\"residency_zone\":\"GB-EDH\"}" >/dev/null
+call admin POST /clubs "{\"id\":\"club-gamma\",\"name\":\"Gamma Athletic Club\",\"msp_id\":\"$(msp club-gamma)\",\"residency_zone\":\"US-NY\"}" >/dev/null
 
 year=$(date -u +%Y)
 terms() {
