@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reciprocal_api::v1::blockchain_client::BlockchainClient;
 use reciprocal_api::v1::{Record, RecordList, SubmitRequest, WaitForMirrorRequest, WriteResult};
@@ -75,8 +75,12 @@ impl LedgerConfig {
 /// service): payload `<channel> <next block>`.
 pub const HEIGHT_NOTIFICATIONS: &str = "mirror_height";
 
-/// The most pages [`Ledger::page_at`] keeps for one height.
+/// The most pages [`Ledger::page_at`] keeps.
 const CACHED_PAGES: usize = 4096;
+
+/// How long a page read at an older height may still answer a read that names no `min_block`, while
+/// the page at the new height is being read.
+pub const STALE_PAGE: Duration = Duration::from_millis(100);
 
 /// Writes through the blockchain service and reads its mirror.
 #[derive(Debug, Clone)]
@@ -85,11 +89,30 @@ pub struct Ledger {
     mirror: PgPool,
     /// The mirror's height as its notifications tell it; `None` while not listening.
     height: watch::Receiver<Option<u64>>,
-    pages: Arc<Mutex<Pages>>,
+    pages: Arc<Mutex<HashMap<String, Slot>>>,
+    /// How long an older page may answer; [`STALE_PAGE`] unless set.
+    stale_for: Duration,
 }
 
-/// Pages read at one mirror height, each read once: later readers of a page being read wait for it.
-type Pages = (u64, HashMap<String, Arc<tokio::sync::OnceCell<RecordList>>>);
+/// A read of a page at a height, shared by every reader that waits for it.
+type Read = Arc<tokio::sync::OnceCell<RecordList>>;
+
+/// What is kept of one page: the newest read (its height, when it ended, the page) and the read under way.
+#[derive(Debug, Default)]
+struct Slot {
+    latest: Option<(u64, Instant, RecordList)>,
+    reading: Option<(u64, Read)>,
+}
+
+/// How [`Ledger::page_at`] answers.
+enum Answer {
+    /// With a page already read.
+    Kept(RecordList),
+    /// With this read, at this height.
+    Join(u64, Read),
+    /// With a read of its own, the cache being full.
+    Alone,
+}
 
 impl Ledger {
     /// A ledger over the blockchain service at `blockchain` and the mirror's database `mirror`. Listens
@@ -101,8 +124,14 @@ impl Ledger {
             blockchain: BlockchainClient::new(blockchain),
             mirror,
             height,
-            pages: Arc::new(Mutex::new((0, HashMap::new()))),
+            pages: Arc::new(Mutex::new(HashMap::new())),
+            stale_for: STALE_PAGE,
         }
+    }
+
+    /// The same ledger, giving out pages of an older height for `stale_for` (0: never).
+    pub fn with_stale_pages(self, stale_for: Duration) -> Self {
+        Self { stale_for, ..self }
     }
 
     /// Whether the mirror's height notifications are being received (else heights are read, and waits
@@ -111,31 +140,112 @@ impl Ledger {
         self.height.borrow().is_some()
     }
 
-    /// A page of records read at mirror height `height`, from the pages already read at that height
-    /// under `key` (which must name everything that decides the page), or by `read`. Mirrored records
-    /// change only with the height, so a page kept for a height is the page a new read would give.
-    pub async fn page_at<F>(&self, height: u64, key: String, read: F) -> Result<RecordList, Status>
+    /// A page of records under `key` (which must name everything that decides the page) at mirror
+    /// height `height`, as `read(height)` reads it. Mirrored records change only with the height, so:
+    ///
+    /// - a page is read once per height: readers arriving while it is read wait for that read;
+    /// - a reader is answered at once with the page of an older height that was read less than
+    ///   [`STALE_PAGE`] ago (see [`Ledger::with_stale_pages`]) and holds its `min_block` (any page holds `min_block` 0), while the page at
+    ///   `height` is read in the background; the answer's `mirror_height` says which height it shows;
+    /// - otherwise the reader waits for the page at `height` (or for a read under way that holds its
+    ///   `min_block`).
+    pub async fn page_at<R, F>(
+        &self,
+        height: u64,
+        min_block: u64,
+        key: String,
+        read: R,
+    ) -> Result<RecordList, Status>
     where
-        F: Future<Output = Result<RecordList, Status>>,
+        R: Fn(u64) -> F,
+        F: Future<Output = Result<RecordList, Status>> + Send + 'static,
     {
-        let cell = match self.pages.lock() {
-            Ok(mut pages) if pages.0 <= height => {
-                if pages.0 < height {
-                    *pages = (height, HashMap::new());
-                }
-                if pages.1.len() >= CACHED_PAGES && !pages.1.contains_key(&key) {
-                    None
-                } else {
-                    Some(pages.1.entry(key).or_default().clone())
-                }
-            }
-            // A reader of an older height than the pages kept (or a poisoned lock): read alone.
-            _ => None,
-        };
-        match cell {
-            Some(cell) => cell.get_or_try_init(|| read).await.cloned(),
-            None => read.await,
+        let (answer, refresh) = self.plan(height, min_block, &key);
+        if let Some(cell) = refresh {
+            let (ledger, key, reading) = (self.clone(), key.clone(), read(height));
+            tokio::spawn(async move {
+                let _ = ledger.finish(&key, height, &cell, reading).await;
+            });
         }
+        match answer {
+            Answer::Kept(page) => Ok(page),
+            Answer::Join(at, cell) => self.finish(&key, at, &cell, read(at)).await,
+            Answer::Alone => read(height).await,
+        }
+    }
+
+    /// Decides how to answer a reader of `key` at `height` that needs `min_block`, and whether to read
+    /// the page at `height` in the background.
+    fn plan(&self, height: u64, min_block: u64, key: &str) -> (Answer, Option<Read>) {
+        let Ok(mut pages) = self.pages.lock() else {
+            return (Answer::Alone, None);
+        };
+        if pages.len() >= CACHED_PAGES && !pages.contains_key(key) {
+            pages.retain(|_, slot| {
+                slot.reading.is_some()
+                    || slot
+                        .latest
+                        .as_ref()
+                        .is_some_and(|(_, at, _)| at.elapsed() < self.stale_for)
+            });
+            if pages.len() >= CACHED_PAGES {
+                return (Answer::Alone, None);
+            }
+        }
+        let slot = pages.entry(key.to_owned()).or_default();
+        let start = |slot: &mut Slot| {
+            let cell = Read::default();
+            slot.reading = Some((height, cell.clone()));
+            cell
+        };
+        match &slot.latest {
+            Some((at, _, page)) if *at >= height => return (Answer::Kept(page.clone()), None),
+            Some((at, when, page)) if *at > min_block && when.elapsed() < self.stale_for => {
+                let page = page.clone();
+                let refresh = match &slot.reading {
+                    Some((at, _)) if *at >= height => None,
+                    _ => Some(start(slot)),
+                };
+                return (Answer::Kept(page), refresh);
+            }
+            _ => {}
+        }
+        match &slot.reading {
+            // A read under way at a height that holds the block the reader needs.
+            Some((at, cell)) if *at > min_block && (min_block > 0 || *at >= height) => {
+                (Answer::Join(*at, cell.clone()), None)
+            }
+            _ => (Answer::Join(height, start(slot)), None),
+        }
+    }
+
+    /// Waits for (or does) the read of `key` at `height` in `cell`, then keeps its page as the newest.
+    async fn finish(
+        &self,
+        key: &str,
+        height: u64,
+        cell: &Read,
+        read: impl Future<Output = Result<RecordList, Status>>,
+    ) -> Result<RecordList, Status> {
+        let page = cell.get_or_try_init(|| read).await.cloned();
+        if let Ok(mut pages) = self.pages.lock()
+            && let Some(slot) = pages.get_mut(key)
+        {
+            if let Ok(page) = &page
+                && slot.latest.as_ref().is_none_or(|(at, _, _)| *at < height)
+            {
+                slot.latest = Some((height, Instant::now(), page.clone()));
+            }
+            // Done, or failed: the next reader reads again.
+            if slot
+                .reading
+                .as_ref()
+                .is_some_and(|(_, reading)| Arc::ptr_eq(reading, cell))
+            {
+                slot.reading = None;
+            }
+        }
+        page
     }
 
     /// The mirror's database.

@@ -2,6 +2,8 @@
 //! one contract function as the caller's club and role; the contract checks again against the ledger.
 //! Each read waits for the mirror to reach the block the caller names and answers from its views.
 
+use std::sync::Arc;
+
 use platform::caller::{Caller, Role};
 use platform::ledger::{Ledger, new_uuid, page_size, today};
 use reciprocal_api::v1::members_client::MembersClient;
@@ -374,14 +376,18 @@ impl Reciprocal for ReciprocalApi {
             filter.member_ref = Some(self.resolve(&caller, &member_id).await?.member_ref);
         }
         let height = self.ledger.wait_for(request.min_block).await?;
-        let after = request.after.trim();
+        let after = request.after.trim().to_owned();
         // The front desks of a club poll the same page: it is read once per mirror height.
         let key = format!("visits {filter:?} after {after:?} limit {limit}");
+        let (pool, filter) = (self.ledger.mirror().clone(), Arc::new(filter));
         let page = self
             .ledger
-            .page_at(height, key, async {
-                let rows = mirror::visits(self.ledger.mirror(), &filter, after, limit).await?;
-                Ok(mirror::page(rows, limit, height))
+            .page_at(height, request.min_block, key, |height| {
+                let (pool, filter, after) = (pool.clone(), filter.clone(), after.clone());
+                async move {
+                    let rows = mirror::visits(&pool, &filter, &after, limit).await?;
+                    Ok(mirror::page(rows, limit, height))
+                }
             })
             .await?;
         Ok(Response::new(page))
