@@ -1063,14 +1063,15 @@ chaincode_binary() {
 # committed_sequence N: the sequence of the chaincode definition committed as org N's peer sees it (0 when
 # none is).
 committed_sequence() {
-  local out
+  # The answer is on stdout; stderr holds the error, and with Fabric 3 the CLI's gRPC log lines too.
+  local out err=$logs/querycommitted.stderr
   if out=$(with_org "$1" peer lifecycle chaincode querycommitted --channelID "$CHANNEL" --name "$CC_NAME" \
-    --output json 2>&1); then
+    --output json 2>"$err"); then
     python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("sequence", 0))' "$out"
-  elif printf '%s' "$out" | grep -Eq 'namespace .* is not defined|404'; then
+  elif grep -Eq 'namespace .* is not defined|404' "$err"; then
     echo 0
   else
-    printf '\n$ peer lifecycle chaincode querycommitted\n%s\n' "$out" >>"$logs/deploy.log"
+    printf '\n$ peer lifecycle chaincode querycommitted\n%s\n' "$out$(cat "$err")" >>"$logs/deploy.log"
     info "$prog: failed: peer lifecycle chaincode querycommitted"
     show_log_tail "$logs/deploy.log"
     exit 1
@@ -1232,7 +1233,8 @@ cmd_deploy_cc() {
     done
     local readiness=
     for _ in 1 2 3 4 5 6 7 8 9 10; do
-      readiness=$(with_org 1 peer lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json 2>&1) || true
+      readiness=$(with_org 1 peer lifecycle chaincode checkcommitreadiness "${definition[@]}" --output json \
+        2>>"$log") || true
       if python3 -c 'import json,sys; a=json.loads(sys.argv[1])["approvals"]; sys.exit(0 if a.get("Org1MSP") and a.get("Org2MSP") else 1)' \
         "$readiness" 2>/dev/null; then
         break

@@ -651,7 +651,13 @@ case "$name" in
   cryptogen) fake_cryptogen "$@" ;;
   orderer) fake_orderer "$@" ;;
   peer)
-    if [ "${1:-} ${2:-}" = "node start" ]; then fake_peer_node; else fake_peer_cli "$@"; fi
+    if [ "${1:-} ${2:-}" = "node start" ]; then
+      fake_peer_node
+    else
+      # Fabric 3's peer CLI logs its gRPC connections on stderr, whatever it answers on stdout.
+      echo "2026-12-04 21:18:51.802 UTC 0028 INFO [grpc] AddTraceEvent -> [core] [Channel #7] Channel exiting idle mode" >&2
+      fake_peer_cli "$@"
+    fi
     ;;
   configtxgen) fake_configtxgen "$@" ;;
   osnadmin) fake_osnadmin "$@" ;;
