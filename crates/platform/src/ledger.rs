@@ -418,8 +418,20 @@ async fn follow_height(pool: PgPool, sender: watch::Sender<Option<u64>>) {
 
 /// A database failure as the caller sees it: unavailable, with the detail in the log only.
 pub fn database_error(error: sqlx::Error) -> Status {
+    if refused_text(&error) {
+        return Status::invalid_argument(
+            "text with a NUL character (or one the database cannot store) is not accepted",
+        );
+    }
     tracing::error!(%error, "database query failed");
     Status::unavailable("the database is unavailable; retry later")
+}
+
+/// Whether Postgres refused a text value itself (a NUL character, an untranslatable one): the caller's
+/// input, not an outage.
+pub fn refused_text(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("22021" | "22P05")))
 }
 
 /// A record read from a mirror view: its value (JSON text), block and transaction.

@@ -200,3 +200,32 @@ async fn the_height_follows_notifications_and_pages_are_read_once_per_height() {
     pool.close().await;
     testkit::drop_database(&name).await;
 }
+
+#[tokio::test]
+async fn text_postgres_refuses_is_bad_input_and_an_unreachable_database_an_outage() {
+    let name = format!("ledger_text_{}", std::process::id());
+    let url = testkit::fresh_database(&name).await.unwrap();
+    let pool = PgPool::connect(&url).await.unwrap();
+    let nul = sqlx::query("SELECT $1::text")
+        .bind("club-alpha\0")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert!(platform::ledger::refused_text(&nul), "{nul:?}");
+    let status = platform::ledger::database_error(nul);
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("NUL"), "{status:?}");
+    pool.close().await;
+    testkit::drop_database(&name).await;
+
+    let closed = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:9/none")
+        .unwrap();
+    let down = sqlx::query("SELECT 1").execute(&closed).await.unwrap_err();
+    assert!(!platform::ledger::refused_text(&down));
+    assert_eq!(
+        platform::ledger::database_error(down).code(),
+        tonic::Code::Unavailable
+    );
+}

@@ -442,6 +442,11 @@ async fn fetch_jwks(client: &reqwest::Client, url: &str) -> Result<JwkSet, ApiEr
 
 /// A database failure, logged; the caller sees 503.
 pub fn database_error(error: sqlx::Error) -> ApiError {
+    if platform::ledger::refused_text(&error) {
+        return ApiError::bad_request(
+            "text with a NUL character (or one the database cannot store) is not accepted",
+        );
+    }
     tracing::error!(%error, "database query failed");
     ApiError::unavailable("the gateway's database is unavailable; retry later")
 }

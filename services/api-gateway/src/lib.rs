@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use platform::ops::Metrics;
 use reciprocal_api::v1::blockchain_client::BlockchainClient;
 use reciprocal_api::v1::governance_client::GovernanceClient;
@@ -218,7 +218,19 @@ async fn frame(State(state): State<AppState>, request: Request, next: Next) -> R
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().clone();
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    let mut response = REQUEST_ID
+        .scope(id.clone(), async move {
+            // Text with a NUL or another control character is no id, date or cursor of ours, and the
+            // databases behind would refuse it.
+            if let Some(part) = control_character(request.uri()) {
+                return ApiError::bad_request(format!(
+                    "the {part} holds an encoded control character (such as %00); none is allowed"
+                ))
+                .into_response();
+            }
+            next.run(request).await
+        })
+        .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -230,6 +242,26 @@ async fn frame(State(state): State<AppState>, request: Request, next: Next) -> R
         tracing::warn!(request_id = %id, %method, route, status = status.as_u16(), "request failed");
     }
     response
+}
+
+/// Which part of `uri`, `path` or `query`, percent-encodes a control character (U+0000–U+001F, U+007F).
+fn control_character(uri: &axum::http::Uri) -> Option<&'static str> {
+    let encodes_one = |text: &str| {
+        text.as_bytes().windows(3).any(|window| {
+            window[0] == b'%'
+                && std::str::from_utf8(&window[1..])
+                    .ok()
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                    .is_some_and(|byte| byte < 0x20 || byte == 0x7f)
+        })
+    };
+    if encodes_one(uri.path()) {
+        Some("path")
+    } else if uri.query().is_some_and(encodes_one) {
+        Some("query")
+    } else {
+        None
+    }
 }
 
 /// Runs the gateway until `shutdown` completes.

@@ -322,6 +322,12 @@ async fn link_user(
             )));
         }
     }
+    // Nobody changes their own account (and so locks themselves out): another admin does.
+    if user.subject == caller.subject {
+        return Err(ApiError::forbidden(
+            "this is your own account: another club admin of your club, or the network admin, changes it",
+        ));
+    }
     let allowed = caller.is_network_admin()
         || (caller.role == Role::ClubAdmin
             && role != Role::NetworkAdmin

@@ -372,6 +372,17 @@ async fn clubs_agree_members_visit_votes_admit_and_erasure_keeps_the_ledger_veri
         taken.message().contains("linked by another club"),
         "{taken:?}"
     );
+    // Nobody relinks their own account, so a club admin cannot lock themselves out by accident.
+    let own = call(&beta_admin, Method::GET, "/api/v1/me", None).await;
+    let demote = json!({"subject": own.body["subject"], "name": "beta-admin", "role": "member", "club": "club-beta", "member_id": grace});
+    let demoted = call(&beta_admin, Method::POST, "/api/v1/users", Some(demote)).await;
+    assert_status(&demoted, 403);
+    assert!(
+        demoted.message().contains("your own account"),
+        "{demoted:?}"
+    );
+    let still = call(&beta_admin, Method::GET, "/api/v1/me", None).await;
+    assert_eq!(still.body["role"], "club_admin", "{still:?}");
     let grace_token = stack.token("grace").await;
     let me = call(&grace_token, Method::GET, "/api/v1/me", None).await;
     assert_eq!(me.body["role"], "member");
@@ -719,6 +730,35 @@ async fn bad_input_on_every_route_answers_4xx_with_a_clear_message_and_changes_n
         assert!((400..500).contains(&reply.status), "{what}: {reply:?}");
         assert!(reply.message().len() > 10, "{what}: {reply:?}");
     }
+
+    // A NUL or another control character in a path or a query is bad input (Postgres, which would be
+    // asked to compare it, refuses it; that was once answered 503), and so is one in text a database
+    // would be asked to look up.
+    for (token, path, part) in [
+        (&admin, "/api/v1/agreements?after=a%00b", "query"),
+        (&admin, "/api/v1/visits?host=club-alpha%00", "query"),
+        (&admin, "/api/v1/clubs?after=%1f", "query"),
+        (&alpha_admin, "/api/v1/members/x%00y", "path"),
+    ] {
+        let reply = stack.call(Some(token), Method::GET, path, None).await;
+        assert_status(&reply, 400);
+        assert!(
+            reply
+                .message()
+                .contains(&format!("the {part} holds an encoded control character")),
+            "{path}: {reply:?}"
+        );
+    }
+    let nul_user = stack
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/dev/token",
+            Some(json!({"user": "admin\u{0}"})),
+        )
+        .await;
+    assert_status(&nul_user, 400);
+    assert!(nul_user.message().contains("NUL"), "{nul_user:?}");
 
     // A block the ledger does not have: after the bounded wait, the mirror (which follows the peer)
     // says so as bad input, not as an outage.
