@@ -374,6 +374,25 @@ mod tests {
         }
     }
 
+    /// An active London member's anchor, valid until `valid_until`.
+    fn londoner(valid_until: &str) -> Anchor {
+        Anchor {
+            status: "active".into(),
+            valid_until: valid_until.into(),
+            residency_zone: Some("GB-LND".into()),
+        }
+    }
+
+    /// Active agreement `ag-1` under [`terms`].
+    fn agreement() -> Agreement {
+        Agreement {
+            id: "ag-1".into(),
+            status: "active".into(),
+            terms: terms(),
+            ends_on: None,
+        }
+    }
+
     fn active_club(zone: Option<&str>) -> Club {
         Club {
             status: "active".into(),
@@ -383,17 +402,8 @@ mod tests {
 
     #[test]
     fn the_first_failing_rule_is_the_reason() {
-        let active = Anchor {
-            status: "active".into(),
-            valid_until: "2026-06-30".into(),
-            residency_zone: Some("GB-LND".into()),
-        };
-        let agreement = Agreement {
-            id: "ag-1".into(),
-            status: "active".into(),
-            terms: terms(),
-            ends_on: None,
-        };
+        let active = londoner("2026-06-30");
+        let agreement = agreement();
         let club = active_club(Some("GB-LND"));
         let facts = |date, anchor, agreement, month, year| Facts {
             home_club: "club-alpha",
@@ -461,17 +471,8 @@ mod tests {
 
     #[test]
     fn clubs_agreement_status_residency_and_settlement_refuse_as_check_in_does() {
-        let anchor = Anchor {
-            status: "active".into(),
-            valid_until: "2099-12-31".into(),
-            residency_zone: Some("GB-LND".into()),
-        };
-        let agreement = Agreement {
-            id: "ag-1".into(),
-            status: "active".into(),
-            terms: terms(),
-            ends_on: None,
-        };
+        let anchor = londoner("2099-12-31");
+        let agreement = agreement();
         let london = active_club(Some("GB-LND"));
         let paris = active_club(Some("FR-PAR"));
         let suspended = Club {
