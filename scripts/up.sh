@@ -95,14 +95,17 @@ fi
 
 if [ "$ledger" = fabric ]; then
   fabric_state=${FABRIC_NETWORK_STATE:-.state/fabric-network}
-  # org_setting ORG VAR: the value of VAR in `scripts/network.sh env --org ORG`.
-  org_setting() { (eval "$(scripts/network.sh env --org "$1" 2>/dev/null)" && printf '%s' "${!2:-}"); }
-  peer=$(org_setting 1 CLUBS_PEER_ENDPOINT)
-  peer_tls=$(org_setting 1 CLUBS_TLS_ROOT_CERT)
-  peer_name=$(org_setting 1 CLUBS_TLS_SERVER_NAME)
-  org1_admin=$(org_setting 1 CLUBS_MSP_DIR)
-  org2_club=$(org_setting 2 CLUBS_MSP_DIR)
-  ca_url=$(org_setting 1 CLUBS_CA_URL)
+  # The peer CLI's and the clubs CLI's settings for each org, as `scripts/network.sh env` prints them.
+  org1_env=$(scripts/network.sh env --org 1 2>/dev/null)
+  org2_env=$(scripts/network.sh env --org 2 2>/dev/null)
+  # setting SETTINGS VAR: the value of VAR in SETTINGS (one org's `export` lines).
+  setting() { (eval "$1" && printf '%s' "${!2:-}"); }
+  peer=$(setting "$org1_env" CLUBS_PEER_ENDPOINT)
+  peer_tls=$(setting "$org1_env" CLUBS_TLS_ROOT_CERT)
+  peer_name=$(setting "$org1_env" CLUBS_TLS_SERVER_NAME)
+  org1_admin=$(setting "$org1_env" CLUBS_MSP_DIR)
+  org2_club=$(setting "$org2_env" CLUBS_MSP_DIR)
+  ca_url=$(setting "$org1_env" CLUBS_CA_URL)
   if [ ! -f "$peer_tls" ]; then
     die "no Fabric network in $fabric_state: bring one up with" \
       "'scripts/network.sh up && scripts/network.sh deployCC' (or set FABRIC_NETWORK_STATE to where it is)"
@@ -144,7 +147,7 @@ echo "$ledger" >"$state/ledger"
 
 if [ "$ledger" = fabric ]; then
   # as_org1 CMD...: CMD with the clubs CLI's settings for Org1 (peer, TLS, CA and its registrar).
-  as_org1() { (eval "$(scripts/network.sh env --org 1 2>/dev/null)" && "$@"); }
+  as_org1() { (eval "$org1_env" && "$@"); }
   # club-gamma's staff, in Org1MSP: registered with Org1's CA once, enrolled into the platform's wallet.
   for entry in clubadmin-gamma:club_admin frontdesk-gamma:front_desk; do
     name=${entry%%:*}

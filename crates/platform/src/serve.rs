@@ -15,26 +15,28 @@ use tonic::codegen::http;
 use crate::ops::Metrics;
 
 /// Binds `addr`, naming it in the error.
-pub async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
-/// Serves `routes` over gRPC on `grpc` and `http_router` on `http` until `shutdown` completes, then
-/// lets requests in flight finish (at most 30 s). The gRPC server also answers the standard health
-/// protocol (`grpc.health.v1.Health`): SERVING until the shutdown begins.
+/// Serves `routes` over gRPC on `grpc_addr` and `http_router` on `http_addr` until `shutdown`
+/// completes, then lets requests in flight finish (at most 30 s). The gRPC server also answers the
+/// standard health protocol (`grpc.health.v1.Health`): SERVING until the shutdown begins.
 pub async fn serve(
     name: &str,
-    grpc: TcpListener,
+    grpc_addr: SocketAddr,
     routes: tonic::service::Routes,
-    http: TcpListener,
+    http_addr: SocketAddr,
     http_router: axum::Router,
     metrics: Metrics,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let grpc_addr = grpc.local_addr()?;
-    let http_addr = http.local_addr()?;
+    let grpc = bind(grpc_addr, "gRPC").await?;
+    let http = bind(http_addr, "HTTP").await?;
+    // The addresses bound (a port 0 asked for any).
+    let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)

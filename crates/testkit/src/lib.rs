@@ -2,8 +2,10 @@
 //! service in process (mirror in a fresh Postgres database, events to the machine's NATS under subjects
 //! of the test's own), and more fresh databases on request. Everything listens on ports the OS picks.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use blockchain_service::server::{Config, run};
@@ -38,6 +40,63 @@ pub async fn wait_listening(addr: SocketAddr) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("nothing listens on {addr} after 30 s");
+}
+
+/// A plain HTTP/1.1 GET of `path` on `addr`; answers the whole response, status line included.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connecting for an HTTP GET");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("sending the GET");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("reading the answer");
+    response
+}
+
+/// What a service's `run` is given to wait on for its graceful stop.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A service's `run` in a task of the test, stopped gracefully by [`Service::stop`].
+#[derive(Debug)]
+pub struct Service {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Service {
+    /// Starts `run` with the shutdown signal and waits until it listens on every address of
+    /// `listening`.
+    pub async fn start<Fut>(run: impl FnOnce(Shutdown) -> Fut, listening: &[SocketAddr]) -> Self
+    where
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(Box::pin(async move {
+            let _ = stopped.await;
+        })));
+        for addr in listening {
+            wait_listening(*addr).await;
+        }
+        Self { stop, task }
+    }
+
+    /// Asks the service to stop and answers how its `run` ended (an error after 30 s).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        match tokio::time::timeout(Duration::from_secs(30), self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panicked)) => Err(anyhow::anyhow!("the service's task failed: {panicked}")),
+            Err(_) => Err(anyhow::anyhow!("the service did not stop within 30 s")),
+        }
+    }
 }
 
 /// Creates an empty database `name` (dropping an old one) and answers its URL.
@@ -109,8 +168,7 @@ pub struct Ledger {
     pub blockchain_http: SocketAddr,
     databases: Vec<String>,
     prefix: String,
-    stop: Option<oneshot::Sender<()>>,
-    service: Option<JoinHandle<anyhow::Result<()>>>,
+    service: Option<Service>,
 }
 
 impl Ledger {
@@ -147,12 +205,7 @@ impl Ledger {
             events_prefix: format!("test.{prefix}.events"),
             log_format: "text".to_owned(),
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let service = tokio::spawn(run(config, async move {
-            let _ = stopped.await;
-        }));
-        wait_listening(grpc).await;
-        wait_listening(http).await;
+        let service = Service::start(|shutdown| run(config, shutdown), &[grpc, http]).await;
         Ok(Self {
             devnet,
             dir,
@@ -161,7 +214,6 @@ impl Ledger {
             blockchain_http: http,
             databases: vec![mirror_db],
             prefix,
-            stop: Some(stop),
             service: Some(service),
         })
     }
@@ -190,11 +242,8 @@ impl Ledger {
 
     /// Stops the service and the ledger, and drops the databases and the folder.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
         if let Some(service) = self.service.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), service).await;
+            let _ = service.stop().await;
         }
         self.devnet.stop().await;
         // The test's own JetStream stream goes too, so runs do not pile streams up on the server.

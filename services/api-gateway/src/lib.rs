@@ -307,8 +307,6 @@ pub async fn run(
             ("blockchain", blockchain),
         ]),
     };
-    let http = platform::serve::bind(config.http_addr, "HTTP").await?;
-    let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;
     tracing::info!(
         dev_auth = config.dev_auth,
         "API gateway: REST on HTTP, the gRPC port answers health checks only"
@@ -316,9 +314,9 @@ pub async fn run(
     let metrics = state.metrics.clone();
     let served = platform::serve::serve(
         "API gateway",
-        grpc,
+        config.grpc_addr,
         tonic::service::Routes::default(),
-        http,
+        config.http_addr,
         app(state),
         metrics,
         shutdown,

@@ -49,13 +49,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             async move { ledger.ready().await }
         })
     };
-    let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;
-    let http = platform::serve::bind(config.http_addr, "HTTP").await?;
     let result = platform::serve::serve(
         "governance service",
-        grpc,
+        config.grpc_addr,
         tonic::service::Routes::new(GovernanceServer::new(api)),
-        http,
+        config.http_addr,
         platform::ops::router(metrics.clone(), ready),
         metrics,
         shutdown,

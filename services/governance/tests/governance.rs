@@ -1,8 +1,6 @@
 //! The governance service in process against a dev ledger with the real chaincode, the blockchain
 //! service and its mirror.
 
-use std::net::SocketAddr;
-
 use governance_service::{Config, run};
 use platform::ledger::Ledger;
 use reciprocal_api::v1::governance_client::GovernanceClient;
@@ -11,8 +9,7 @@ use reciprocal_api::v1::{
     ListProposalsRequest, RecordList, WriteResult,
 };
 use serde_json::{Value, json};
-use testkit::{club_admin, free_addr, front_desk, network_admin, wait_listening};
-use tokio::sync::oneshot;
+use testkit::{Service, club_admin, free_addr, front_desk, http_get, network_admin};
 use tonic::transport::Channel;
 use tonic::{Code, Response, Status};
 
@@ -60,20 +57,13 @@ async fn clubs_proposals_and_votes_through_the_service() {
             .await
             .expect("the dev ledger starts");
     let (grpc, http) = (free_addr(), free_addr());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let service = tokio::spawn(run(
-        Config {
-            http_addr: http,
-            grpc_addr: grpc,
-            ledger: ledger.config(),
-            log_format: "text".to_owned(),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    wait_listening(grpc).await;
-    wait_listening(http).await;
+    let config = Config {
+        http_addr: http,
+        grpc_addr: grpc,
+        ledger: ledger.config(),
+        log_format: "text".to_owned(),
+    };
+    let service = Service::start(|shutdown| run(config, shutdown), &[grpc, http]).await;
     let mut client: GovernanceClient<Channel> =
         GovernanceClient::new(platform::ledger::channel(&format!("http://{grpc}")).unwrap());
     let ready = http_get(http, "/readyz").await;
@@ -316,19 +306,7 @@ async fn clubs_proposals_and_votes_through_the_service() {
         .into_inner();
     assert_eq!(json_of(&cancelled)["status"], "cancelled");
 
-    let _ = stop.send(());
-    service.await.unwrap().unwrap();
+    service.stop().await.unwrap();
     mirror.close().await;
     ledger.stop().await;
-}
-
-/// A plain HTTP/1.1 GET; answers the whole response.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }

@@ -76,13 +76,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             }
         })
     };
-    let grpc = platform::serve::bind(config.grpc_addr, "gRPC").await?;
-    let http = platform::serve::bind(config.http_addr, "HTTP").await?;
     let result = platform::serve::serve(
         "member service",
-        grpc,
+        config.grpc_addr,
         tonic::service::Routes::new(MembersServer::new(api)),
-        http,
+        config.http_addr,
         platform::ops::router(metrics.clone(), ready),
         metrics,
         shutdown,

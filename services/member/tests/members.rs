@@ -15,10 +15,7 @@ use reciprocal_api::v1::{
 };
 use serde_json::json;
 use sqlx::postgres::PgPool;
-use testkit::{club_admin, free_addr, front_desk, network_admin, wait_listening};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use testkit::{Service, club_admin, free_addr, front_desk, http_get, network_admin};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -33,8 +30,7 @@ struct Harness {
     members: PgPool,
     mirror: PgPool,
     http: SocketAddr,
-    stop: oneshot::Sender<()>,
-    service: JoinHandle<anyhow::Result<()>>,
+    service: Service,
 }
 
 impl Harness {
@@ -67,12 +63,7 @@ impl Harness {
             ledger: ledger.config(),
             log_format: "text".to_owned(),
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let service = tokio::spawn(run(config, async move {
-            let _ = stopped.await;
-        }));
-        wait_listening(grpc).await;
-        wait_listening(http).await;
+        let service = Service::start(|shutdown| run(config, shutdown), &[grpc, http]).await;
         let client = MembersClient::new(channel(&format!("http://{grpc}")).expect("channel"));
         let members = PgPool::connect(&database_url).await.expect("member db");
         Self {
@@ -82,14 +73,15 @@ impl Harness {
             members,
             mirror,
             http,
-            stop,
             service,
         }
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.service.await;
+        self.service
+            .stop()
+            .await
+            .expect("the member service stops cleanly");
         self.members.close().await;
         self.mirror.close().await;
         self.ledger.stop().await;
@@ -185,15 +177,6 @@ fn member(id: &str, club: &str) -> Caller {
 fn hmac_hex(secret: &[u8], id: &str) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     hex::encode(ring::hmac::sign(&key, id.as_bytes()).as_ref())
-}
-
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("HTTP");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

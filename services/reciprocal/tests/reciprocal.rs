@@ -17,8 +17,9 @@ use reciprocal_api::v1::{
 use reciprocal_service::mirror::{VisitFilter, visit_list_sql};
 use reciprocal_service::{Config, run};
 use serde_json::{Value, json};
-use testkit::{club_admin, free_addr, front_desk, network_admin, wait_listening};
-use tokio::sync::oneshot;
+use testkit::{
+    Service, club_admin, free_addr, front_desk, http_get, network_admin, wait_listening,
+};
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
@@ -177,21 +178,14 @@ async fn agreements_and_visits_through_the_service() {
 
     let members = serve_members().await;
     let (grpc, http) = (free_addr(), free_addr());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let service = tokio::spawn(run(
-        Config {
-            http_addr: http,
-            grpc_addr: grpc,
-            ledger: ledger.config(),
-            member_grpc_url: format!("http://{members}"),
-            log_format: "text".to_owned(),
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    wait_listening(grpc).await;
-    wait_listening(http).await;
+    let config = Config {
+        http_addr: http,
+        grpc_addr: grpc,
+        ledger: ledger.config(),
+        member_grpc_url: format!("http://{members}"),
+        log_format: "text".to_owned(),
+    };
+    let service = Service::start(|shutdown| run(config, shutdown), &[grpc, http]).await;
     let mut client: ReciprocalClient<Channel> =
         ReciprocalClient::new(platform::ledger::channel(&format!("http://{grpc}")).unwrap());
 
@@ -540,19 +534,7 @@ async fn agreements_and_visits_through_the_service() {
         .into_inner();
     assert_eq!(visit_ids(&counted), [v2, v4]);
 
-    let _ = stop.send(());
-    service.await.unwrap().unwrap();
+    service.stop().await.unwrap();
     pool.close().await;
     ledger.stop().await;
-}
-
-/// A plain HTTP/1.1 GET; answers the whole response.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
 }
